@@ -1,0 +1,39 @@
+# zkmirror — build, test, demo and benchmark targets.
+# `make test` is the test command CI runs; `make zk` installs ZooKeeper when missing.
+
+GO ?= go
+ZK_JAR := /usr/share/java/zookeeper.jar
+
+.PHONY: all zk test chaos demo bench fuzz vet
+
+all: test
+
+# ZooKeeper from Debian's packages (3.8), plus java, when missing.
+zk:
+	@if [ -f $(ZK_JAR) ] && command -v java >/dev/null 2>&1; then \
+		echo "zookeeper: installed"; \
+	else \
+		echo "zookeeper: installing from Debian packages"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+test: vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Longer fault-injection run (see the chaos tests).
+chaos:
+	ZKMIRROR_CHAOS_TRIALS=50 $(GO) test -race -count=1 -timeout 60m -run 'Chaos' -v ./...
+
+# Starts a throwaway ZooKeeper, runs the configwatch example while a writer changes its node,
+# stops the server.
+demo: zk
+	$(GO) run ./examples/demo
+
+bench: zk
+	$(GO) run ./bench -out bench-results.json
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzValidatePath -fuzztime 30s .

@@ -1,0 +1,689 @@
+package zkmirror
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/session"
+)
+
+// kind is what of a path is mirrored: its data or its children.
+type kind int
+
+const (
+	kindData kind = iota
+	kindChildren
+)
+
+// entry is the engine's state for one server path: the watches it believes armed, the reads
+// queued or in flight, the last snapshots and the streams that hold them.
+type entry struct {
+	path  string // on the server
+	upath string // as users see it
+
+	refs    [2]int
+	data    *Stream[Value]
+	kids    *Stream[Children]
+	queued  [2]bool
+	reading [2]bool
+	again   [2]bool // dirtied while reading
+	resync  [2]bool // the next applied read is flagged Resync
+
+	// tomb is the Czxid of the newest incarnation seen deleted: a read showing that
+	// incarnation (or an older one) again is stale and ignored.
+	tomb int64
+	// writeMark is the read sequence number when a write through the mirror was last
+	// applied: a read issued before it saying the node is absent may predate the write.
+	writeMark uint64
+}
+
+type qitem struct {
+	e *entry
+	k kind
+}
+
+// engine owns the watch state of every mirrored path. One ZooKeeper watch per (path, kind)
+// whatever the number of handles: reads are single-flight per (path, kind), driven by node
+// events handed off by go-zookeeper's event callback, and run by a bounded pool of workers
+// that exists only while there is work.
+type engine struct {
+	conn       *zk.Conn
+	log        *slog.Logger
+	root       chroot
+	maxWorkers int
+	jitter     float64 // fraction of the session timeout
+	timeout    func() time.Duration
+
+	wg   sync.WaitGroup // workers and the resync driver
+	kick chan struct{}  // wakes the resync driver
+	done chan struct{}  // closed by close
+
+	mu            sync.Mutex
+	closed        bool
+	entries       map[string]*entry
+	queue         []qitem
+	qhead         int
+	workers       int
+	connected     bool
+	sid           int64 // session id of the current connection
+	ready         bool  // reads may be issued: connected, and resynced if the session is new
+	readySID      int64
+	resyncPending bool
+	rearmAll      bool
+	readSeq       uint64
+	onResynced    []func() // run by the driver after each resync (Keep nodes)
+
+	// counters for Stats
+	reads, resyncs, watchesLost atomic.Int64
+}
+
+func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *engine {
+	return &engine{
+		log: log, root: root, maxWorkers: maxWorkers, jitter: jitter,
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		entries: make(map[string]*entry),
+	}
+}
+
+// start gives the engine its connection and starts the resync driver; it runs before the
+// session delivers its first transition.
+func (g *engine) start(conn *zk.Conn, timeout func() time.Duration) {
+	g.conn, g.timeout = conn, timeout
+	g.wg.Add(1)
+	go g.driver()
+}
+
+// acquire makes the path's kind mirrored (one more holder) and returns its entry.
+func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, newErr("node", upath, ErrClosed, nil)
+	}
+	e := g.entries[spath]
+	if e == nil {
+		e = &entry{path: spath, upath: upath}
+		g.entries[spath] = e
+	}
+	e.refs[k]++
+	if e.refs[k] == 1 {
+		switch k {
+		case kindData:
+			e.data = newStream(Value.conflate)
+		case kindChildren:
+			e.kids = newStream(Children.conflate)
+		}
+		g.enqueueLocked(e, k)
+	}
+	return e, nil
+}
+
+// release drops one holder; the last one closes the kind's stream, and when neither kind is
+// held the entry is freed. Its server watches fire once more at most and are then ignored.
+func (g *engine) release(e *entry, k kind) {
+	g.mu.Lock()
+	if e.refs[k] == 0 {
+		g.mu.Unlock()
+		return
+	}
+	e.refs[k]--
+	var closeData *Stream[Value]
+	var closeKids *Stream[Children]
+	if e.refs[k] == 0 {
+		switch k {
+		case kindData:
+			closeData, e.data = e.data, nil
+		case kindChildren:
+			closeKids, e.kids = e.kids, nil
+		}
+		e.resync[k] = false
+		if e.refs[kindData] == 0 && e.refs[kindChildren] == 0 && g.entries[e.path] == e {
+			delete(g.entries, e.path)
+		}
+	}
+	g.mu.Unlock()
+	if closeData != nil {
+		closeData.close()
+	}
+	if closeKids != nil {
+		closeKids.close()
+	}
+}
+
+// onNodeEvent runs on go-zookeeper's I/O goroutine: it only marks paths dirty.
+func (g *engine) onNodeEvent(ev zk.Event) {
+	var kinds [2]bool
+	switch ev.Type {
+	case zk.EventNodeCreated, zk.EventNodeDeleted:
+		kinds = [2]bool{true, true}
+	case zk.EventNodeDataChanged:
+		kinds[kindData] = true
+	case zk.EventNodeChildrenChanged:
+		kinds[kindChildren] = true
+	default:
+		return // EventNotWatching: the session's transitions drive the resync
+	}
+	g.mu.Lock()
+	if e := g.entries[ev.Path]; e != nil {
+		for k, dirty := range kinds {
+			if dirty && e.refs[k] > 0 {
+				g.enqueueLocked(e, kind(k))
+			}
+		}
+	}
+	g.mu.Unlock()
+}
+
+// onWatchesLost runs on go-zookeeper's goroutine when re-sending watches after a reconnect
+// failed: every held path is read again.
+func (g *engine) onWatchesLost() {
+	g.watchesLost.Add(1)
+	g.mu.Lock()
+	g.rearmAll = true
+	g.mu.Unlock()
+	g.poke()
+}
+
+func (g *engine) poke() {
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+}
+
+// onTransition runs on the session's goroutine, in order.
+func (g *engine) onTransition(t session.Transition) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.State != session.StateConnected {
+		g.connected = false
+		g.ready = false
+		return
+	}
+	g.connected = true
+	g.sid = t.SessionID
+	if t.NewSession && t.Generation > 1 {
+		g.resyncPending = true
+	}
+	if g.resyncPending || g.rearmAll {
+		g.poke()
+		return
+	}
+	g.ready, g.readySID = true, t.SessionID
+	g.spawnLocked()
+}
+
+// driver runs resyncs: after a new session it waits a random part of the session timeout,
+// calls Sync so the server it reads from has caught up with the leader, then re-reads every
+// mirrored path with Resync set.
+func (g *engine) driver() {
+	defer g.wg.Done()
+	for {
+		select {
+		case <-g.done:
+			return
+		case <-g.kick:
+		}
+		g.mu.Lock()
+		pending, rearm, connected, sid := g.resyncPending, g.rearmAll, g.connected, g.sid
+		g.mu.Unlock()
+		if !connected || (!pending && !rearm) {
+			continue
+		}
+		if pending && g.jitter > 0 {
+			d := time.Duration(rand.Float64() * g.jitter * float64(g.timeout()))
+			t := time.NewTimer(d)
+			select {
+			case <-g.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if pending {
+			if _, err := g.conn.Sync(g.root.toServer("/")); err != nil {
+				g.log.Warn("sync before resync failed; retrying on the next connection", "err", err)
+				continue
+			}
+		}
+		g.mu.Lock()
+		if !g.connected || g.sid != sid {
+			g.mu.Unlock()
+			continue
+		}
+		n := 0
+		for _, e := range g.entries {
+			for k := range 2 {
+				if e.refs[k] > 0 {
+					if pending {
+						e.resync[k] = true
+					}
+					g.enqueueLocked(e, kind(k))
+					n++
+				}
+			}
+		}
+		g.resyncPending = false
+		g.rearmAll = false
+		g.ready, g.readySID = true, sid
+		g.spawnLocked()
+		hooks := g.onResynced
+		g.mu.Unlock()
+		if pending {
+			g.resyncs.Add(1)
+			g.log.Info("resync started", "paths", n)
+			for _, f := range hooks {
+				f()
+			}
+		} else {
+			g.log.Info("watches re-armed after a failed re-send", "paths", n)
+		}
+	}
+}
+
+func (g *engine) enqueueLocked(e *entry, k kind) {
+	if e.reading[k] {
+		e.again[k] = true
+		return
+	}
+	if e.queued[k] {
+		return
+	}
+	e.queued[k] = true
+	g.queue = append(g.queue, qitem{e, k})
+	g.spawnLocked()
+}
+
+func (g *engine) spawnLocked() {
+	if g.closed || !g.ready {
+		return
+	}
+	for g.workers < g.maxWorkers && g.workers < len(g.queue)-g.qhead {
+		g.workers++
+		g.wg.Add(1)
+		go g.work()
+	}
+}
+
+func (g *engine) popLocked() (qitem, bool) {
+	if g.qhead == len(g.queue) {
+		return qitem{}, false
+	}
+	it := g.queue[g.qhead]
+	g.queue[g.qhead] = qitem{}
+	g.qhead++
+	if g.qhead == len(g.queue) {
+		g.queue = g.queue[:0]
+		g.qhead = 0
+	} else if g.qhead > 1024 && g.qhead*2 > len(g.queue) {
+		g.queue = append(g.queue[:0:0], g.queue[g.qhead:]...)
+		g.qhead = 0
+	}
+	return it, true
+}
+
+// work reads queued paths until the queue is empty or reads must wait for a connection.
+func (g *engine) work() {
+	defer g.wg.Done()
+	for {
+		g.mu.Lock()
+		if g.closed || !g.ready {
+			g.workers--
+			g.mu.Unlock()
+			return
+		}
+		it, ok := g.popLocked()
+		if !ok {
+			g.workers--
+			g.mu.Unlock()
+			return
+		}
+		e, k := it.e, it.k
+		e.queued[k] = false
+		if e.refs[k] == 0 {
+			g.mu.Unlock()
+			continue
+		}
+		e.reading[k] = true
+		g.readSeq++
+		seq, sid := g.readSeq, g.readySID
+		needExists := k == kindChildren && e.refs[kindData] == 0
+		g.mu.Unlock()
+
+		g.reads.Add(1)
+		var r readResult
+		if k == kindData {
+			r = g.readData(e.path)
+		} else {
+			r = g.readChildren(e.path, needExists)
+		}
+		// A request queued while the session changed may have been answered by the new
+		// session before its Sync: such an answer is not trusted.
+		sameSession := g.conn.SessionID() == sid
+
+		g.mu.Lock()
+		e.reading[k] = false
+		switch {
+		case g.closed:
+		case !sameSession || (r.err != nil && isConnErr(r.err)):
+			e.again[k] = false
+			g.enqueueLocked(e, k)
+		default:
+			if e.refs[k] > 0 {
+				if !g.applyReadLocked(e, k, r, seq) {
+					e.again[k] = true
+				}
+			}
+			if e.again[k] {
+				e.again[k] = false
+				g.enqueueLocked(e, k)
+			}
+		}
+		g.mu.Unlock()
+	}
+}
+
+type readResult struct {
+	exists bool
+	data   []byte
+	names  []string
+	stat   Stat
+	err    error // a definite failure other than absence (ErrNoAuth …) or a connection error
+}
+
+func (g *engine) readData(path string) readResult {
+	for range 8 {
+		data, st, _, err := g.conn.GetW(path)
+		switch {
+		case err == nil:
+			if data == nil {
+				data = []byte{}
+			}
+			return readResult{exists: true, data: data, stat: statFrom(st)}
+		case errors.Is(err, zk.ErrNoNode):
+			ok, _, _, err := g.conn.ExistsW(path)
+			if err != nil {
+				return readResult{err: err}
+			}
+			if !ok {
+				return readResult{}
+			}
+			// Created meanwhile; ExistsW armed a data watch. Read again.
+		case errors.Is(err, zk.ErrNoAuth):
+			// Without read permission exists still answers and arms a watch, so the path
+			// is followed without spinning.
+			ok, st, _, err2 := g.conn.ExistsW(path)
+			if err2 != nil {
+				return readResult{err: err2}
+			}
+			return readResult{exists: ok, stat: statFrom(st), err: newErr("read", path, ErrNoAuth, zk.ErrNoAuth)}
+		default:
+			return readResult{err: err}
+		}
+	}
+	return readResult{err: zk.ErrConnectionClosed} // churned too fast; try again
+}
+
+func (g *engine) readChildren(path string, needExists bool) readResult {
+	for range 8 {
+		names, st, _, err := g.conn.ChildrenW(path)
+		switch {
+		case err == nil:
+			names = slices.Clone(names)
+			slices.Sort(names)
+			if names == nil {
+				names = []string{}
+			}
+			return readResult{exists: true, names: names, stat: statFrom(st)}
+		case errors.Is(err, zk.ErrNoNode):
+			if !needExists {
+				// The data kind's exists watch reports the creation.
+				return readResult{}
+			}
+			ok, _, _, err := g.conn.ExistsW(path)
+			if err != nil {
+				return readResult{err: err}
+			}
+			if !ok {
+				return readResult{}
+			}
+		case errors.Is(err, zk.ErrNoAuth):
+			ok, st, _, err2 := g.conn.ExistsW(path)
+			if err2 != nil {
+				return readResult{err: err2}
+			}
+			return readResult{exists: ok, stat: statFrom(st), err: newErr("read", path, ErrNoAuth, zk.ErrNoAuth)}
+		default:
+			return readResult{err: err}
+		}
+	}
+	return readResult{err: zk.ErrConnectionClosed}
+}
+
+// errKey reduces an error to what matters for deciding whether a snapshot changed.
+func errKey(err error) error {
+	for _, s := range []error{ErrNoAuth, ErrNoNode, ErrTimeout} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return err
+}
+
+// applyReadLocked applies a read result under the monotonic rules; it returns false when
+// the result cannot be trusted and the path must be read again.
+func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) bool {
+	resync := e.resync[k]
+	switch k {
+	case kindData:
+		v := Value{Path: e.upath, Data: r.data, Stat: r.stat, Exists: r.exists, Err: r.err}
+		ok, publish := g.admit(e, k, v.Exists, v.Stat.Czxid, v.Stat.Mzxid, v.Err, resync, seq, true)
+		if !ok {
+			return false
+		}
+		if resync {
+			e.resync[k] = false
+			v.Resync = true
+		}
+		if publish != nil {
+			if !*publish {
+				// an older state: re-emit ours flagged Resync
+				cur, _ := e.data.Latest()
+				cur.Resync = true
+				v = cur
+			}
+			e.data.publish(v)
+		}
+	case kindChildren:
+		c := Children{Path: e.upath, Names: r.names, Stat: r.stat, Exists: r.exists, Err: r.err}
+		ok, publish := g.admit(e, k, c.Exists, c.Stat.Czxid, c.Stat.Pzxid, c.Err, resync, seq, true)
+		if !ok {
+			return false
+		}
+		if resync {
+			e.resync[k] = false
+			c.Resync = true
+		}
+		if publish != nil {
+			if !*publish {
+				cur, _ := e.kids.Latest()
+				cur.Resync = true
+				c = cur
+			}
+			e.kids.publish(c)
+		}
+	}
+	return true
+}
+
+var (
+	pubNew = func() *bool { b := true; return &b }()
+	pubOld = func() *bool { b := false; return &b }()
+)
+
+// admit decides what a new state means against the last one. trusted is false when the
+// state must be read again; publish is nil (nothing to emit), pubNew (emit it) or pubOld
+// (during a resync: the read is older, emit the current state flagged Resync).
+func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) (trusted bool, publish *bool) {
+	var curExists, has bool
+	var curC, curZ int64
+	var curErr error
+	switch k {
+	case kindData:
+		if cur, ok := e.data.Latest(); ok {
+			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Mzxid, cur.Err
+		}
+	case kindChildren:
+		if cur, ok := e.kids.Latest(); ok {
+			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Pzxid, cur.Err
+		}
+	}
+	stale := func() (bool, *bool) {
+		if resync {
+			return true, pubOld
+		}
+		return true, nil
+	}
+	if exists && czxid <= e.tomb {
+		if !has {
+			return false, nil // first contact with a stale answer: read again
+		}
+		return stale()
+	}
+	if !has {
+		if !exists && fromRead && seq <= e.writeMark {
+			return false, nil
+		}
+		return true, pubNew
+	}
+	switch {
+	case exists && curExists:
+		if zxidAfter(czxid, zxid, curC, curZ) {
+			return true, pubNew
+		}
+		if czxid == curC && zxid == curZ {
+			if resync || errKey(err) != errKey(curErr) {
+				return true, pubNew
+			}
+			return true, nil
+		}
+		return stale()
+	case exists && !curExists:
+		return true, pubNew
+	case !exists && curExists:
+		if fromRead && seq <= e.writeMark {
+			return false, nil
+		}
+		e.tomb = max(e.tomb, curC)
+		return true, pubNew
+	default: // absent and absent
+		if resync || errKey(err) != errKey(curErr) {
+			return true, pubNew
+		}
+		return true, nil
+	}
+}
+
+// applyWrite applies the state a write through the mirror produced (read your writes):
+// a Set's returned Stat with its data, or a read-back after Create or Delete. Paths not
+// mirrored, or not yet in first contact, are left to their own reads.
+func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, names []string, st Stat) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e := g.entries[spath]
+	if e == nil || e.refs[k] == 0 {
+		return
+	}
+	switch k {
+	case kindData:
+		if _, has := e.data.Latest(); !has {
+			return
+		}
+		_, publish := g.admit(e, k, exists, st.Czxid, st.Mzxid, nil, false, 0, false)
+		if publish == pubNew {
+			e.data.publish(Value{Path: e.upath, Data: data, Stat: st, Exists: exists})
+		}
+	case kindChildren:
+		if _, has := e.kids.Latest(); !has {
+			return
+		}
+		_, publish := g.admit(e, k, exists, st.Czxid, st.Pzxid, nil, false, 0, false)
+		if publish == pubNew {
+			e.kids.publish(Children{Path: e.upath, Names: names, Stat: st, Exists: exists})
+		}
+	}
+	e.writeMark = g.readSeq
+}
+
+// mirrored reports whether the kind of a server path has had first contact.
+func (g *engine) mirrored(spath string, k kind) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e := g.entries[spath]
+	if e == nil || e.refs[k] == 0 {
+		return false
+	}
+	if k == kindData {
+		_, has := e.data.Latest()
+		return has
+	}
+	_, has := e.kids.Latest()
+	return has
+}
+
+// connectedNow reports whether a session is established.
+func (g *engine) connectedNow() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.connected
+}
+
+// close stops the workers and the driver, waits for them and closes every stream. The
+// connection must already be closed, so no read can block.
+func (g *engine) close() {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	g.closed = true
+	close(g.done)
+	g.mu.Unlock()
+	g.wg.Wait()
+	g.mu.Lock()
+	var datas []*Stream[Value]
+	var kids []*Stream[Children]
+	for _, e := range g.entries {
+		if e.data != nil {
+			datas = append(datas, e.data)
+		}
+		if e.kids != nil {
+			kids = append(kids, e.kids)
+		}
+	}
+	g.mu.Unlock()
+	for _, s := range datas {
+		s.close()
+	}
+	for _, s := range kids {
+		s.close()
+	}
+}
+
+// waitCtx is a helper for blocking calls: it returns ctx's error as ErrTimeout.
+func waitCtx(ctx context.Context, op, path string, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return timeoutErr(op, path, ctx)
+	}
+}

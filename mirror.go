@@ -1,0 +1,374 @@
+// Package zkmirror keeps a live local mirror of Apache ZooKeeper nodes.
+//
+// Each mirrored node is a stream of snapshots — its data and Stat (Value) or its children
+// (Children) — driven by ZooKeeper watches. Read the latest snapshot synchronously with
+// Node.Value and Node.Children, range over changes with Node.Watch and Node.WatchChildren,
+// or register keyed callbacks. Mirror a whole subtree with Mirror.Tree.
+//
+// The contract every snapshot obeys:
+//
+//   - Channels. Every channel handed out is owned and closed by the mirror, exactly once:
+//     when its ctx ends, its handle closes or the Mirror closes. Snapshot channels conflate:
+//     a slow reader skips intermediate states and gets the latest, never a backlog, and it
+//     never blocks the mirror or another reader.
+//   - First value. Watch sends the current state as soon as it is known (Exists=false for a
+//     missing node), then changes. Value and Children answer from the mirror, without a
+//     server round trip, once the path has had first contact.
+//   - Errors. Value on a missing node is ErrNoNode; no contact with ZooKeeper for the path
+//     before ctx ends is ErrTimeout; after Close, ErrClosed; a bad path, ErrInvalidPath.
+//     Nothing that comes from data or the server panics.
+//   - Monotonic. For one path the mirror never emits an older state than one it emitted:
+//     (Czxid, Mzxid) for data and (Czxid, Pzxid) for children only grow, and are equal only
+//     in a Resync snapshot. A delete and re-create between two reads is seen (Czxid changed)
+//     even at the same Version, and a deleted node is remembered so a lagging server cannot
+//     bring it back.
+//   - Read your writes. When Set, Create or Delete returns, Value reflects that write or a
+//     later one.
+//   - One ZooKeeper watch per (path, kind), however many handles, subscribers, watchers and
+//     Trees share the path. A path nothing holds any more stops being re-armed and is freed.
+//   - Disconnect (same session): watches survive, snapshots keep the last known state, State
+//     goes Suspended, then Lost after the session timeout. Paths that could not be re-armed
+//     while disconnected are re-armed on the next connection.
+//   - Expiry (new session): the mirror calls Sync, re-reads every mirrored path with bounded
+//     concurrency after a random delay of up to a fraction of the session timeout, and emits
+//     one snapshot per path and kind with Resync=true, changed or not. Keep nodes are
+//     re-created.
+//   - Order and callbacks. Per path, snapshots arrive in zxid order. Watcher callbacks run on
+//     one dispatcher goroutine per Mirror, in order per path; a panicking callback is
+//     recovered and logged.
+//   - Close returns only after every goroutine of the Mirror, and of its go-zookeeper
+//     connection, has ended.
+package zkmirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/zkmirror/zkmirror/session"
+)
+
+// Mirror is a connection to a ZooKeeper ensemble and the mirror of every path its handles
+// hold. It is safe for concurrent use. Close it when done.
+type Mirror struct {
+	cfg    config
+	log    *slog.Logger
+	root   chroot
+	sess   *session.Session
+	eng    *engine
+	disp   *dispatcher
+	keeper *keeper
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup // calls in flight
+
+	mu         sync.Mutex
+	isClosed   bool
+	state      State
+	stateSince time.Time
+	connGate   chan struct{} // closed while Connected
+	stateSubs  map[*stateSub]struct{}
+}
+
+// Connect starts a Mirror of the given servers ("host:port", "host" for port 2181, or
+// "[v6]:port"). It returns at once and connects in the background; it fails only for bad
+// options or a server address that cannot be parsed or resolved.
+func Connect(servers []string, opts ...Option) (*Mirror, error) {
+	cfg := config{
+		sessionTimeout:  DefaultSessionTimeout,
+		maxDataSize:     DefaultMaxDataSize,
+		resyncJitter:    DefaultResyncJitter,
+		readConcurrency: DefaultReadConcurrency,
+	}
+	for _, o := range opts {
+		if o == nil {
+			panic("zkmirror: Connect called with a nil Option")
+		}
+		o(&cfg)
+	}
+	switch {
+	case cfg.sessionTimeout <= 0:
+		return nil, newErrf("connect", "", ErrInvalidArgument, "session timeout %v", cfg.sessionTimeout)
+	case cfg.maxDataSize <= 0:
+		return nil, newErrf("connect", "", ErrInvalidArgument, "max data size %d", cfg.maxDataSize)
+	case cfg.resyncJitter < 0 || cfg.resyncJitter > 1:
+		return nil, newErrf("connect", "", ErrInvalidArgument, "resync jitter %v not in [0, 1]", cfg.resyncJitter)
+	case cfg.readConcurrency <= 0:
+		return nil, newErrf("connect", "", ErrInvalidArgument, "read concurrency %d", cfg.readConcurrency)
+	}
+	if cfg.chroot == "/" {
+		cfg.chroot = ""
+	}
+	if cfg.chroot != "" {
+		if err := validatePath(cfg.chroot, false); err != nil {
+			return nil, err
+		}
+	}
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m := &Mirror{
+		cfg:        cfg,
+		log:        log,
+		root:       chroot(cfg.chroot),
+		closing:    make(chan struct{}),
+		closed:     make(chan struct{}),
+		state:      StateConnecting,
+		stateSince: time.Now(),
+		connGate:   make(chan struct{}),
+		stateSubs:  make(map[*stateSub]struct{}),
+	}
+	m.disp = newDispatcher(log)
+	m.eng = newEngine(log, m.root, cfg.readConcurrency, cfg.resyncJitter)
+	m.keeper = newKeeper(m)
+
+	auth := make([]session.Auth, len(cfg.auth))
+	for i, a := range cfg.auth {
+		auth[i] = session.Auth{Scheme: a.scheme, Auth: a.auth}
+	}
+	sess, err := session.New(context.Background(), session.Config{
+		Servers:        servers,
+		SessionTimeout: cfg.sessionTimeout,
+		Logger:         log,
+		Auth:           auth,
+		Dialer:         cfg.dialer,
+		ConnBufferSize: max(1536*1024, cfg.maxDataSize+64<<10),
+		OnNodeEvent:    m.eng.onNodeEvent,
+		OnTransition:   m.onTransition,
+		OnWatchesLost:  m.eng.onWatchesLost,
+	})
+	if err != nil {
+		m.eng.close()
+		m.keeper.close()
+		m.disp.close()
+		return nil, newErr("connect", "", ErrInvalidArgument, err)
+	}
+	m.sess = sess
+	m.eng.start(sess.Conn(), sess.SessionTimeout)
+	m.keeper.start()
+	sess.Start()
+	return m, nil
+}
+
+// onTransition runs on the session's goroutine, in order.
+func (m *Mirror) onTransition(t session.Transition) {
+	m.eng.onTransition(t)
+	m.keeper.onTransition(t)
+	st := State(t.State)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state = st
+	m.stateSince = t.At
+	if st == StateConnected {
+		select {
+		case <-m.connGate:
+		default:
+			close(m.connGate)
+		}
+	} else {
+		select {
+		case <-m.connGate:
+			m.connGate = make(chan struct{})
+		default:
+		}
+	}
+	for s := range m.stateSubs {
+		s.put(st)
+	}
+	if st == StateClosed {
+		for s := range m.stateSubs {
+			s.end()
+		}
+		m.stateSubs = nil
+	}
+}
+
+// State returns the current connection state.
+func (m *Mirror) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// DisconnectedSince returns when the connection dropped, or the zero time while connected
+// (and while connecting for the first time).
+func (m *Mirror) DisconnectedSince() time.Time {
+	if m.State() == StateConnected {
+		return time.Time{}
+	}
+	return m.sess.DisconnectedSince()
+}
+
+// SessionTimeout returns the session timeout negotiated with the server (the requested one
+// before the first session).
+func (m *Mirror) SessionTimeout() time.Duration { return m.sess.SessionTimeout() }
+
+// States returns a channel that receives the current state first, then every transition in
+// order. It is not conflated: a reader wants to see an expiry even if it lasted a
+// millisecond. It holds up to 64 transitions; a reader further behind loses the oldest. The
+// channel closes after StateClosed, or when ctx ends.
+func (m *Mirror) States(ctx context.Context) <-chan State {
+	if ctx == nil {
+		panic("zkmirror: States called with a nil context")
+	}
+	s := &stateSub{ch: make(chan State, statesBuffer)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s.put(m.state)
+	if m.stateSubs == nil { // closed
+		s.end()
+		return s.ch
+	}
+	m.stateSubs[s] = struct{}{}
+	s.stop = context.AfterFunc(ctx, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if _, ok := m.stateSubs[s]; ok {
+			delete(m.stateSubs, s)
+			s.end()
+		}
+	})
+	return s.ch
+}
+
+const statesBuffer = 64
+
+type stateSub struct {
+	ch    chan State
+	stop  func() bool
+	ended bool
+}
+
+// put adds a transition, dropping the oldest when the reader is 64 behind. Callers hold the
+// Mirror's lock, so there is one sender at a time.
+func (s *stateSub) put(st State) {
+	if s.ended {
+		return
+	}
+	select {
+	case s.ch <- st:
+	default:
+		select {
+		case <-s.ch:
+		default:
+		}
+		s.ch <- st
+	}
+}
+
+func (s *stateSub) end() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	if s.stop != nil {
+		s.stop()
+	}
+	close(s.ch)
+}
+
+// Close closes the Mirror: the session ends (ephemeral nodes go), every channel handed out
+// closes, calls in flight return ErrClosed, and Close returns only after every goroutine of
+// the Mirror and of its go-zookeeper connection has ended. Idempotent; concurrent calls all
+// wait for the first.
+func (m *Mirror) Close() error {
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.isClosed = true
+		m.mu.Unlock()
+		close(m.closing)
+		m.sess.Close() // every blocked request returns; StateClosed is sent
+		m.keeper.close()
+		m.wg.Wait()
+		m.eng.close()
+		m.disp.close()
+		close(m.closed)
+	})
+	<-m.closed
+	return nil
+}
+
+// track runs f on a goroutine the Mirror owns; false if the Mirror is closed.
+func (m *Mirror) track(f func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isClosed {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// waitConnected blocks until a session is established.
+func (m *Mirror) waitConnected(ctx context.Context, op, path string) error {
+	m.mu.Lock()
+	gate, closed := m.connGate, m.isClosed
+	m.mu.Unlock()
+	if closed {
+		return newErr(op, path, ErrClosed, nil)
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-m.closing:
+		return newErr(op, path, ErrClosed, nil)
+	case <-ctx.Done():
+		return timeoutErr(op, path, ctx)
+	}
+}
+
+// call waits for a session, then runs a blocking go-zookeeper call on a goroutine the Mirror
+// owns, so the caller can leave when ctx ends. A request already sent when ctx ends may
+// still be applied: the error says the outcome is unknown.
+func (m *Mirror) call(ctx context.Context, op, path string, f func() error) error {
+	if err := m.waitConnected(ctx, op, path); err != nil {
+		return err
+	}
+	res := make(chan error, 1)
+	if !m.track(func() { res <- f() }) {
+		return newErr(op, path, ErrClosed, nil)
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-m.closing:
+		return newErr(op, path, ErrClosed, nil)
+	case <-ctx.Done():
+		return &opError{op: op, path: path, kind: ErrTimeout, cause: context.Cause(ctx), detail: "the request was sent; its outcome is unknown"}
+	}
+}
+
+func (m *Mirror) checkOpen(op, path string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isClosed {
+		return newErr(op, path, ErrClosed, nil)
+	}
+	return nil
+}
+
+// Node returns a new handle on the mirror of path. Handles are cheap; every handle on a path
+// shares one mirror and one set of watches. Nothing is read until the handle is first used.
+func (m *Mirror) Node(path string) (*Node, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, err
+	}
+	if err := m.checkOpen("node", path); err != nil {
+		return nil, err
+	}
+	return &Node{m: m, path: path, spath: m.root.toServer(path), subs: make(map[uint64]func()), watchers: make(map[watcherKey]func())}, nil
+}
+
+func (m *Mirror) String() string {
+	return fmt.Sprintf("zkmirror.Mirror(%s)", m.State())
+}

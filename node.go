@@ -1,0 +1,520 @@
+package zkmirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Node is a handle on the mirror of one path. Every handle on a path shares one mirror and
+// one set of ZooKeeper watches; the handle only decides how long this user holds the path.
+//
+// Lifecycle: a handle reads nothing until first used. The first Value, Watch or
+// AddValueWatcher starts mirroring the node's data, the first Children, WatchChildren or
+// AddChildWatcher its children; the handle holds what it started until Close. Close ends
+// the handle's channels and watchers; the path stays mirrored while another handle,
+// subscription or Tree holds it. A Node is safe for concurrent use.
+type Node struct {
+	m     *Mirror
+	path  string // as the user sees it
+	spath string // on the server
+
+	mu       sync.Mutex
+	closed   bool
+	dataE    *entry
+	data     *Stream[Value]
+	kidsE    *entry
+	kids     *Stream[Children]
+	nextID   uint64
+	subs     map[uint64]func()
+	watchers map[watcherKey]func()
+}
+
+type watcherKey struct {
+	k  kind
+	id string
+}
+
+// Path returns the node's path as given to Mirror.Node.
+func (n *Node) Path() string { return n.path }
+
+func (n *Node) checkOpen(op string) error {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return newErr(op, n.path, ErrClosed, nil)
+	}
+	return n.m.checkOpen(op, n.path)
+}
+
+func (n *Node) dataStream(op string) (*Stream[Value], error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, newErr(op, n.path, ErrClosed, nil)
+	}
+	if n.data == nil {
+		e, err := n.m.eng.acquire(n.spath, n.path, kindData)
+		if err != nil {
+			return nil, err
+		}
+		n.dataE, n.data = e, e.data
+	}
+	return n.data, nil
+}
+
+func (n *Node) kidsStream(op string) (*Stream[Children], error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, newErr(op, n.path, ErrClosed, nil)
+	}
+	if n.kids == nil {
+		e, err := n.m.eng.acquire(n.spath, n.path, kindChildren)
+		if err != nil {
+			return nil, err
+		}
+		n.kidsE, n.kids = e, e.kids
+	}
+	return n.kids, nil
+}
+
+// Value returns the node's latest data snapshot from the mirror, without a server round
+// trip once the path has had first contact; before that it waits for the first read. It
+// returns ErrNoNode if the node does not exist, the snapshot's Err if its last read failed
+// (ErrNoAuth, for instance), ErrTimeout if ctx ends before first contact, and ErrClosed
+// after Close.
+func (n *Node) Value(ctx context.Context) (Value, error) {
+	if ctx == nil {
+		panic("zkmirror: Node.Value called with a nil context")
+	}
+	s, err := n.dataStream("value")
+	if err != nil {
+		return Value{Path: n.path}, err
+	}
+	v, err := s.Wait(ctx)
+	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			return Value{Path: n.path}, timeoutErr("value", n.path, ctx)
+		}
+		return Value{Path: n.path}, newErr("value", n.path, ErrClosed, nil)
+	}
+	if err := n.checkOpen("value"); err != nil {
+		return Value{Path: n.path}, err
+	}
+	switch {
+	case v.Err != nil:
+		return v, v.Err
+	case !v.Exists:
+		return v, newErr("value", n.path, ErrNoNode, zk.ErrNoNode)
+	}
+	return v, nil
+}
+
+// Children returns the node's latest children snapshot from the mirror, with the same rules
+// as Value.
+func (n *Node) Children(ctx context.Context) (Children, error) {
+	if ctx == nil {
+		panic("zkmirror: Node.Children called with a nil context")
+	}
+	s, err := n.kidsStream("children")
+	if err != nil {
+		return Children{Path: n.path}, err
+	}
+	c, err := s.Wait(ctx)
+	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			return Children{Path: n.path}, timeoutErr("children", n.path, ctx)
+		}
+		return Children{Path: n.path}, newErr("children", n.path, ErrClosed, nil)
+	}
+	if err := n.checkOpen("children"); err != nil {
+		return Children{Path: n.path}, err
+	}
+	switch {
+	case c.Err != nil:
+		return c, c.Err
+	case !c.Exists:
+		return c, newErr("children", n.path, ErrNoNode, zk.ErrNoNode)
+	}
+	return c, nil
+}
+
+// Watch returns a channel of the node's data snapshots: the current state first, as soon as
+// it is known (Exists=false for a missing node), then every change, conflated — a slow
+// reader gets the latest snapshot, never a backlog, and never delays anyone else. Per path,
+// snapshots arrive in zxid order. The channel closes when ctx ends, the handle closes or the
+// Mirror closes (at once if already closed).
+func (n *Node) Watch(ctx context.Context) <-chan Value {
+	if ctx == nil {
+		panic("zkmirror: Node.Watch called with a nil context")
+	}
+	s, err := n.dataStream("watch")
+	if err != nil {
+		return closedChan[Value]()
+	}
+	return subscribeHandle(n, ctx, s)
+}
+
+// WatchChildren is Watch for the node's children.
+func (n *Node) WatchChildren(ctx context.Context) <-chan Children {
+	if ctx == nil {
+		panic("zkmirror: Node.WatchChildren called with a nil context")
+	}
+	s, err := n.kidsStream("watch children")
+	if err != nil {
+		return closedChan[Children]()
+	}
+	return subscribeHandle(n, ctx, s)
+}
+
+func closedChan[T any]() <-chan T {
+	ch := make(chan T)
+	close(ch)
+	return ch
+}
+
+// subscribeHandle subscribes to s on behalf of the handle, so Close ends the subscription.
+func subscribeHandle[T any](n *Node, ctx context.Context, s *Stream[T]) <-chan T {
+	mb := newMailbox[T](nil, nil)
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return closedChan[T]()
+	}
+	n.nextID++
+	id := n.nextID
+	n.subs[id] = func() { s.unsubscribe(mb) }
+	n.mu.Unlock()
+	mb.onEnd = func() {
+		n.mu.Lock()
+		delete(n.subs, id)
+		n.mu.Unlock()
+	}
+	s.subscribe(ctx, mb)
+	return mb.ch
+}
+
+// AddValueWatcher calls fn with the node's data snapshots, the current one first, then every
+// change (conflated like Watch: a slow fn skips to the latest). fn runs on the Mirror's one
+// dispatcher goroutine, never on a network goroutine, in order per path; a panic in fn is
+// recovered and logged. A watcher with the same id replaces the earlier one. The watcher
+// ends with RemoveValueWatcher, the handle's Close or the Mirror's.
+func (n *Node) AddValueWatcher(id string, fn func(Value)) {
+	if fn == nil {
+		panic("zkmirror: Node.AddValueWatcher called with a nil func")
+	}
+	s, err := n.dataStream("add value watcher")
+	if err != nil {
+		return
+	}
+	addWatcher(n, watcherKey{kindData, id}, s, fn)
+}
+
+// AddChildWatcher is AddValueWatcher for the node's children.
+func (n *Node) AddChildWatcher(id string, fn func(Children)) {
+	if fn == nil {
+		panic("zkmirror: Node.AddChildWatcher called with a nil func")
+	}
+	s, err := n.kidsStream("add child watcher")
+	if err != nil {
+		return
+	}
+	addWatcher(n, watcherKey{kindChildren, id}, s, fn)
+}
+
+func addWatcher[T any](n *Node, key watcherKey, s *Stream[T], fn func(T)) {
+	w := newWatcher(n.m.disp, s, n.path, fn)
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	old := n.watchers[key]
+	n.watchers[key] = w.remove
+	n.mu.Unlock()
+	if old != nil {
+		old()
+	}
+	s.subscribe(context.Background(), w.mb)
+}
+
+// RemoveValueWatcher removes the value watcher with this id; no call starts after it returns.
+func (n *Node) RemoveValueWatcher(id string) { n.removeWatcher(watcherKey{kindData, id}) }
+
+// RemoveChildWatcher removes the child watcher with this id.
+func (n *Node) RemoveChildWatcher(id string) { n.removeWatcher(watcherKey{kindChildren, id}) }
+
+func (n *Node) removeWatcher(key watcherKey) {
+	n.mu.Lock()
+	f := n.watchers[key]
+	delete(n.watchers, key)
+	n.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// Close releases the handle: its channels close and its watchers end. The path stays
+// mirrored while anything else holds it. Idempotent.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	subs, watchers := n.subs, n.watchers
+	n.subs, n.watchers = nil, nil
+	dataE, kidsE := n.dataE, n.kidsE
+	n.mu.Unlock()
+	for _, f := range subs {
+		f()
+	}
+	for _, f := range watchers {
+		f()
+	}
+	if dataE != nil {
+		n.m.eng.release(dataE, kindData)
+	}
+	if kidsE != nil {
+		n.m.eng.release(kidsE, kindChildren)
+	}
+	return nil
+}
+
+func (n *Node) checkWrite(op string, data []byte, version int32, useVersion bool) error {
+	if useVersion && version < -1 {
+		return newErrf(op, n.path, ErrInvalidArgument, "version %d (use -1 for any)", version)
+	}
+	if len(data) > n.m.cfg.maxDataSize {
+		return newErrf(op, n.path, ErrDataTooLarge, "%d bytes, limit %d", len(data), n.m.cfg.maxDataSize)
+	}
+	return n.checkOpen(op)
+}
+
+// Set writes the node's data if its version matches (-1: any version); nil data is empty
+// data. A version below -1 is ErrInvalidArgument and data over the size limit is
+// ErrDataTooLarge, before anything is sent. When Set returns, Value reflects the write or a
+// later one. ErrConnectionLoss means the connection dropped in flight and the outcome is
+// unknown.
+func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error) {
+	if ctx == nil {
+		panic("zkmirror: Node.Set called with a nil context")
+	}
+	if err := n.checkWrite("set", data, version, true); err != nil {
+		return Stat{}, err
+	}
+	buf := bytes.Clone(data)
+	if buf == nil {
+		buf = []byte{}
+	}
+	var st Stat
+	conn := n.m.sess.Conn()
+	err := n.m.call(ctx, "set", n.path, func() error {
+		zst, err := conn.Set(n.spath, buf, version)
+		if err != nil {
+			return wrapZK("set", n.path, err)
+		}
+		st = statFrom(zst)
+		n.m.eng.applyWrite(n.spath, kindData, true, buf, nil, st)
+		n.m.keeper.updated(n.spath, buf)
+		return nil
+	})
+	if err != nil {
+		return Stat{}, err
+	}
+	return st, nil
+}
+
+// Create creates the node with data (nil is empty) and returns the path created (with the
+// sequence number for Sequential). Options: Ephemeral, Sequential, Container, TTL, WithACL,
+// Keep. Conflicting options are ErrInvalidArgument. Ephemeral with Sequential is protected:
+// a lost reply leaves no orphan. When Create returns, Value (of this node) and Children (of
+// its parent) reflect the write or a later one.
+func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (string, error) {
+	if ctx == nil {
+		panic("zkmirror: Node.Create called with a nil context")
+	}
+	var cc createConfig
+	for _, o := range opts {
+		if o == nil {
+			panic("zkmirror: Node.Create called with a nil CreateOption")
+		}
+		o(&cc)
+	}
+	if err := cc.validate(); err != nil {
+		return "", newErrf("create", n.path, ErrInvalidArgument, "conflicting create options")
+	}
+	if err := n.checkWrite("create", data, 0, false); err != nil {
+		return "", err
+	}
+	buf := bytes.Clone(data)
+	if buf == nil {
+		buf = []byte{}
+	}
+	acl := cc.acl
+	if len(acl) == 0 {
+		acl = zk.WorldACL(zk.PermAll)
+	}
+	conn := n.m.sess.Conn()
+	var created string
+	err := n.m.call(ctx, "create", n.path, func() error {
+		var err error
+		switch {
+		case cc.container:
+			created, err = conn.CreateContainer(n.spath, buf, cc.flags(), acl)
+		case cc.ttlSet:
+			created, err = conn.CreateTTL(n.spath, buf, cc.flags(), acl, cc.ttl)
+		case cc.ephemeral && cc.sequential:
+			created, err = protectedCreate(conn, n.spath, buf, acl)
+		default:
+			created, err = conn.Create(n.spath, buf, cc.flags(), acl)
+		}
+		if err != nil {
+			return wrapZK("create", n.path, err)
+		}
+		if cc.keep {
+			n.m.keeper.add(n.path, n.spath, buf, acl)
+		}
+		n.m.readBack(created, true)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	up, ok := n.m.root.toUser(created)
+	if !ok {
+		up = created
+	}
+	return up, nil
+}
+
+// Delete deletes the node if its version matches (-1: any version). A version below -1 is
+// ErrInvalidArgument. A Keep node deleted through the Mirror is no longer re-created. When
+// Delete returns, Value (of this node) and Children (of its parent) reflect the delete or a
+// later state.
+func (n *Node) Delete(ctx context.Context, version int32) error {
+	if ctx == nil {
+		panic("zkmirror: Node.Delete called with a nil context")
+	}
+	if err := n.checkWrite("delete", nil, version, true); err != nil {
+		return err
+	}
+	conn := n.m.sess.Conn()
+	resume := n.m.keeper.pause(n.spath)
+	return n.m.call(ctx, "delete", n.path, func() error {
+		if err := conn.Delete(n.spath, version); err != nil {
+			resume(false)
+			return wrapZK("delete", n.path, err)
+		}
+		resume(true)
+		n.m.readBack(n.spath, true)
+		return nil
+	})
+}
+
+// readBack reads a path written through the mirror (and its parent's children) without a
+// watch and applies what it finds, so the caller reads its own write.
+func (m *Mirror) readBack(spath string, parent bool) {
+	conn := m.sess.Conn()
+	if m.eng.mirrored(spath, kindData) {
+		data, st, err := conn.Get(spath)
+		switch {
+		case err == nil:
+			if data == nil {
+				data = []byte{}
+			}
+			m.eng.applyWrite(spath, kindData, true, data, nil, statFrom(st))
+		case errors.Is(err, zk.ErrNoNode):
+			m.eng.applyWrite(spath, kindData, false, nil, nil, Stat{})
+		}
+	}
+	if m.eng.mirrored(spath, kindChildren) {
+		if _, _, err := conn.Exists(spath); err == nil {
+			m.readBackChildren(spath)
+		}
+	}
+	if parent && spath != "/" {
+		m.readBackChildren(parentPath(spath))
+	}
+}
+
+func (m *Mirror) readBackChildren(spath string) {
+	if !m.eng.mirrored(spath, kindChildren) {
+		return
+	}
+	names, st, err := m.sess.Conn().Children(spath)
+	switch {
+	case err == nil:
+		names = slices.Clone(names)
+		slices.Sort(names)
+		if names == nil {
+			names = []string{}
+		}
+		m.eng.applyWrite(spath, kindChildren, true, nil, names, statFrom(st))
+	case errors.Is(err, zk.ErrNoNode):
+		m.eng.applyWrite(spath, kindChildren, false, nil, nil, Stat{})
+	}
+}
+
+// protectedPrefix marks a protected ephemeral sequential node: "_c_" GUID "-" name.
+const protectedPrefix = "_c_"
+
+// protectedCreate creates an ephemeral sequential node whose name carries a random GUID, so
+// that when the reply is lost the node made (if any) is found among the parent's children
+// instead of being left behind as an orphan or created twice.
+func protectedCreate(conn *zk.Conn, spath string, data []byte, acl []zk.ACL) (string, error) {
+	var g [16]byte
+	if _, err := rand.Read(g[:]); err != nil {
+		return "", err
+	}
+	guid := hex.EncodeToString(g[:])
+	dir := parentPath(spath)
+	base := spath[strings.LastIndexByte(spath, '/')+1:]
+	marker := protectedPrefix + guid + "-"
+	full := dir + "/" + marker + base
+	if dir == "/" {
+		full = "/" + marker + base
+	}
+	var lastErr error
+	for range 3 {
+		created, err := conn.Create(full, data, zk.FlagEphemeralSequential, acl)
+		switch {
+		case err == nil:
+			return created, nil
+		case errors.Is(err, zk.ErrConnectionClosed):
+			// The reply was lost: the node may exist. Look for the GUID once reconnected.
+			names, _, lerr := conn.Children(dir)
+			if lerr != nil {
+				if errors.Is(lerr, zk.ErrSessionExpired) || errors.Is(lerr, zk.ErrConnectionClosed) {
+					lastErr = lerr
+					continue
+				}
+				return "", lerr
+			}
+			for _, c := range names {
+				if strings.HasPrefix(c, marker) {
+					if dir == "/" {
+						return "/" + c, nil
+					}
+					return dir + "/" + c, nil
+				}
+			}
+			lastErr = err
+		case errors.Is(err, zk.ErrSessionExpired):
+			lastErr = err // an ephemeral of an expired session cannot exist: try again
+		default:
+			return "", err
+		}
+	}
+	return "", lastErr
+}

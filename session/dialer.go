@@ -1,0 +1,134 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// Dialer is go-zookeeper's dialer shape.
+type Dialer func(network, address string, timeout time.Duration) (net.Conn, error)
+
+var errClosing = errors.New("session closing")
+
+// sockets wraps a dialer so that every connection go-zookeeper opens is known and can be
+// closed by Close, and so that no read or write on it can block longer than a bound.
+// go-zookeeper gives the handshake ten times two thirds of the session timeout; against a
+// server that accepts and never answers that is several session timeouts of silence.
+type sockets struct {
+	user  Dialer // nil: net.Dialer
+	bound func() time.Duration
+
+	ctx    context.Context // cancelled by closeAll
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*boundedConn]struct{}
+}
+
+func newSockets(user Dialer, bound func() time.Duration) *sockets {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sockets{user: user, bound: bound, ctx: ctx, cancel: cancel, conns: make(map[*boundedConn]struct{})}
+}
+
+func (s *sockets) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, errClosing
+	}
+	var c net.Conn
+	var err error
+	if s.user != nil {
+		c, err = s.user(network, address, timeout)
+	} else {
+		d := net.Dialer{Timeout: timeout}
+		c, err = d.DialContext(s.ctx, network, address)
+	}
+	if err != nil {
+		return nil, err
+	}
+	bc := &boundedConn{Conn: c, owner: s}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.Close()
+		return nil, errClosing
+	}
+	s.conns[bc] = struct{}{}
+	s.mu.Unlock()
+	return bc, nil
+}
+
+// closeAll closes every open connection and refuses new ones.
+func (s *sockets) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = make(map[*boundedConn]struct{})
+	s.mu.Unlock()
+	s.cancel()
+	for c := range conns {
+		c.Conn.Close()
+	}
+}
+
+// cutAll closes every open connection but keeps dialing allowed: go-zookeeper then
+// reconnects, within the same session if the server still has it.
+func (s *sockets) cutAll() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = make(map[*boundedConn]struct{})
+	s.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+}
+
+type boundedConn struct {
+	net.Conn
+	owner *sockets
+	once  sync.Once
+}
+
+func (c *boundedConn) Close() error {
+	c.once.Do(func() {
+		c.owner.mu.Lock()
+		delete(c.owner.conns, c)
+		c.owner.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// SetReadDeadline caps every read deadline, including "none", at the bound from now.
+// go-zookeeper always sets a fresh deadline before waiting for the next packet, so the cap
+// only shortens waits that would otherwise be unbounded or several session timeouts long.
+func (c *boundedConn) SetReadDeadline(t time.Time) error {
+	limit := time.Now().Add(c.owner.bound())
+	if t.IsZero() || t.After(limit) {
+		t = limit
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline caps non-zero write deadlines at the bound from now; go-zookeeper sets one
+// before every write and clears it after.
+func (c *boundedConn) SetWriteDeadline(t time.Time) error {
+	if !t.IsZero() {
+		if limit := time.Now().Add(c.owner.bound()); t.After(limit) {
+			t = limit
+		}
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *boundedConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}

@@ -1,0 +1,384 @@
+// Package session owns a go-zookeeper connection and turns its events into a small, honest
+// state machine.
+//
+// A Session connects in the background, resolves its servers once up front, authenticates on
+// every new session before anyone reads, and reports every state transition, in order, to
+// one callback. Node watch events are handed to another callback on go-zookeeper's I/O
+// goroutine; that callback must return at once.
+//
+// States follow these rules. Connecting holds only before the first session. Connected means
+// a session is established (go-zookeeper's StateHasSession, never its TCP-level
+// StateConnected). Suspended: the connection dropped and the session may live. Lost:
+// Suspended for longer than the negotiated session timeout. Expired: the server said the
+// session is gone; the next state is Connected with NewSession set. AuthFailed: the server
+// refused the credentials. Closed: the last state.
+//
+// Close ends every goroutine the Session started, including go-zookeeper's, and every socket.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Auth is one credential, added on every new session before reads.
+type Auth struct {
+	Scheme string
+	Auth   []byte
+}
+
+// Config configures a Session.
+type Config struct {
+	// Servers are "host:port", "host" or "[v6]:port" addresses. Names are resolved once, by New.
+	Servers []string
+	// SessionTimeout is the timeout asked of the server, which may negotiate it.
+	SessionTimeout time.Duration
+	// Logger receives the session's log records and go-zookeeper's; nil is silent.
+	Logger *slog.Logger
+	// Auth credentials, added on each new session before Connected is reported.
+	Auth []Auth
+	// Dialer opens connections; nil uses net.Dialer. It is wrapped so Close ends every socket.
+	Dialer Dialer
+	// ConnBufferSize is the size of go-zookeeper's request encoding buffer (0: its default).
+	ConnBufferSize int
+	// OnNodeEvent receives every node watch event (created, deleted, data or children
+	// changed, not-watching) on go-zookeeper's I/O goroutine. It must return at once and
+	// must not call the connection. May be nil.
+	OnNodeEvent func(zk.Event)
+	// OnTransition receives every state transition, in order, on the session's goroutine.
+	// It should return quickly; it must not call Close. May be nil.
+	OnTransition func(Transition)
+	// OnWatchesLost is called (from go-zookeeper's goroutine, so it must return at once) when
+	// go-zookeeper reports that re-sending watches after a reconnect failed: the server may
+	// hold none of them. May be nil.
+	OnWatchesLost func()
+}
+
+// Transition is one change of state.
+type Transition struct {
+	State State
+	// SessionID is the server's session id while Connected; 0 otherwise.
+	SessionID int64
+	// NewSession is set on Connected when this session is not the one before (the first
+	// session, or one after an expiry).
+	NewSession bool
+	// Generation counts sessions: 1 for the first, incremented for each new one.
+	Generation uint64
+	At         time.Time
+}
+
+// Session owns a *zk.Conn. Its methods are safe for concurrent use.
+type Session struct {
+	cfg     Config
+	log     *slog.Logger
+	conn    *zk.Conn
+	events  <-chan zk.Event
+	sockets *sockets
+	hosts   *hostProvider
+
+	negotiated atomic.Int64 // ms; 0 until the first handshake
+
+	quit      chan struct{}
+	startOnce sync.Once
+	started   atomic.Bool
+	closeOnce sync.Once
+	loopDone  chan struct{}
+
+	// zk session-state events, handed off by the callback.
+	evMu   sync.Mutex
+	evQ    []zk.State
+	evWake chan struct{}
+
+	mu                sync.Mutex
+	state             State
+	sessionID         int64
+	generation        uint64
+	disconnectedSince time.Time
+	authed            []bool // per credential: accepted once, so go-zookeeper re-sends it
+}
+
+// New resolves the servers and starts connecting in the background. It fails only when an
+// address cannot be parsed or resolved.
+func New(ctx context.Context, cfg Config) (*Session, error) {
+	addrs, err := Resolve(ctx, cfg.Servers)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Session{
+		cfg:      cfg,
+		log:      log,
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		evWake:   make(chan struct{}, 1),
+		state:    StateConnecting,
+		authed:   make([]bool, len(cfg.Auth)),
+	}
+	s.hosts = &hostProvider{quit: s.quit, addrs: addrs, next: rand.N(len(addrs))}
+	s.sockets = newSockets(cfg.Dialer, s.ioBound)
+
+	bufSize := cfg.ConnBufferSize
+	if bufSize <= 0 {
+		bufSize = 1536 * 1024 // go-zookeeper's default
+	}
+	conn, events, err := zk.Connect(addrs, cfg.SessionTimeout,
+		zk.WithHostProvider(s.hosts),
+		zk.WithDialer(s.sockets.dial),
+		zk.WithLogger(zkLogger{s}),
+		zk.WithLogInfo(true), // the negotiated timeout is only in an info line
+		zk.WithEventCallback(s.onEvent),
+		zk.WithMaxConnBufferSize(bufSize),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	s.conn = conn
+	s.events = events
+	return s, nil
+}
+
+// Start starts delivering transitions. Events that arrived before are delivered then, in
+// order, so the caller can finish wiring its callbacks between New and Start.
+func (s *Session) Start() {
+	s.startOnce.Do(func() {
+		s.started.Store(true)
+		go s.loop()
+	})
+}
+
+// Conn returns the connection. Only the engine calls it.
+func (s *Session) Conn() *zk.Conn { return s.conn }
+
+// State returns the current state.
+func (s *Session) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// Current returns the current state as a Transition.
+func (s *Session) Current() Transition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := Transition{State: s.state, Generation: s.generation, At: time.Now()}
+	if s.state == StateConnected {
+		t.SessionID = s.sessionID
+	}
+	return t
+}
+
+// DisconnectedSince returns when the connection dropped, or the zero time while connected
+// (and before the first connection attempt failed).
+func (s *Session) DisconnectedSince() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disconnectedSince
+}
+
+// SessionTimeout returns the negotiated session timeout, or the requested one before the
+// first handshake.
+func (s *Session) SessionTimeout() time.Duration {
+	if ms := s.negotiated.Load(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return s.cfg.SessionTimeout
+}
+
+// ioBound caps any single socket wait.
+func (s *Session) ioBound() time.Duration {
+	return max(s.SessionTimeout(), time.Second)
+}
+
+// CutConnections closes the current sockets; go-zookeeper reconnects within the session.
+// It exists for tests and for operators who want to move a client to another server.
+func (s *Session) CutConnections() { s.sockets.cutAll() }
+
+// onEvent runs on go-zookeeper's I/O goroutine (and, on expiry, once per watch under its
+// watcher lock): O(1) hand-off only.
+func (s *Session) onEvent(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		if s.cfg.OnNodeEvent != nil {
+			s.cfg.OnNodeEvent(ev)
+		}
+		return
+	}
+	s.evMu.Lock()
+	s.evQ = append(s.evQ, ev.State)
+	s.evMu.Unlock()
+	select {
+	case s.evWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) loop() {
+	defer close(s.loopDone)
+	lost := time.NewTimer(time.Hour)
+	lost.Stop()
+	defer lost.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-lost.C:
+			s.mu.Lock()
+			isSuspended := s.state == StateSuspended
+			s.mu.Unlock()
+			if isSuspended {
+				s.transition(StateLost, false)
+			}
+		case <-s.evWake:
+			s.evMu.Lock()
+			q := s.evQ
+			s.evQ = nil
+			s.evMu.Unlock()
+			for _, zs := range q {
+				s.handle(zs, lost)
+			}
+		}
+	}
+}
+
+func (s *Session) handle(zs zk.State, lost *time.Timer) {
+	s.mu.Lock()
+	cur := s.state
+	s.mu.Unlock()
+	switch zs {
+	case zk.StateHasSession:
+		id := s.conn.SessionID()
+		s.mu.Lock()
+		isNew := id != s.sessionID
+		s.mu.Unlock()
+		if cur == StateConnected && !isNew {
+			return
+		}
+		lost.Stop()
+		if err := s.authenticate(); err != nil {
+			if errors.Is(err, zk.ErrAuthFailed) || errors.Is(err, zk.ErrInvalidACL) || errors.Is(err, zk.ErrBadArguments) {
+				s.log.Error("zookeeper refused the credentials", "err", err)
+				s.transition(StateAuthFailed, false)
+				return
+			}
+			// The connection dropped while authenticating; a later StateHasSession retries.
+			s.log.Warn("authentication interrupted", "err", err)
+			return
+		}
+		s.mu.Lock()
+		s.sessionID = id
+		if isNew {
+			s.generation++
+		}
+		s.disconnectedSince = time.Time{}
+		s.mu.Unlock()
+		s.transition(StateConnected, isNew)
+	case zk.StateExpired:
+		lost.Stop()
+		s.mu.Lock()
+		if s.disconnectedSince.IsZero() {
+			s.disconnectedSince = time.Now()
+		}
+		s.mu.Unlock()
+		s.transition(StateExpired, false)
+	case zk.StateAuthFailed:
+		s.transition(StateAuthFailed, false)
+	case zk.StateDisconnected, zk.StateConnecting, zk.StateConnected:
+		if cur != StateConnected {
+			return
+		}
+		s.mu.Lock()
+		s.disconnectedSince = time.Now()
+		s.mu.Unlock()
+		lost.Reset(s.SessionTimeout())
+		s.transition(StateSuspended, false)
+	}
+}
+
+// authenticate adds each credential go-zookeeper does not yet remember. Once AddAuth has
+// succeeded, go-zookeeper re-sends the credential on every later connection, new sessions
+// included, before any other request; before the first session AddAuth fails and is not
+// remembered, which is why it runs here.
+func (s *Session) authenticate() error {
+	for i, a := range s.cfg.Auth {
+		if s.authed[i] {
+			continue
+		}
+		if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
+			return fmt.Errorf("add auth %q: %w", a.Scheme, err)
+		}
+		s.authed[i] = true
+	}
+	return nil
+}
+
+func (s *Session) transition(st State, isNew bool) {
+	s.mu.Lock()
+	s.state = st
+	t := Transition{State: st, NewSession: isNew, Generation: s.generation, At: time.Now()}
+	if st == StateConnected {
+		t.SessionID = s.sessionID
+	}
+	s.mu.Unlock()
+	s.log.Info("zookeeper session state", "state", st.String(), "session", fmt.Sprintf("0x%x", t.SessionID), "new", isNew)
+	if s.cfg.OnTransition != nil {
+		s.cfg.OnTransition(t)
+	}
+}
+
+// Close ends the session: it closes go-zookeeper's connection and every socket, waits for
+// every goroutine (go-zookeeper's included), reports StateClosed and returns. Idempotent.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.startOnce.Do(func() {}) // a session never started has no loop to wait for
+		if s.started.Load() {
+			<-s.loopDone
+		}
+		// With a live connection this sends the close request and returns at its answer;
+		// without one go-zookeeper waits up to a second for an answer that cannot come.
+		s.conn.Close()
+		s.sockets.closeAll()
+		// go-zookeeper closes its event channel when its connection loop has ended; that is
+		// the only sign its goroutines are done.
+		for range s.events {
+		}
+		s.transition(StateClosed, false)
+	})
+	return nil
+}
+
+// zkLogger routes go-zookeeper's log lines to slog at debug level and reads the two lines
+// that carry facts go-zookeeper does not otherwise expose.
+type zkLogger struct{ s *Session }
+
+func (l zkLogger) Printf(format string, args ...any) {
+	switch format {
+	case "authenticated: id=%d, timeout=%d":
+		if len(args) == 2 {
+			if ms, ok := args[1].(int32); ok && ms > 0 {
+				l.s.negotiated.Store(int64(ms))
+			}
+		}
+	case "Failed to set previous watches: %v":
+		if l.s.cfg.OnWatchesLost != nil {
+			l.s.cfg.OnWatchesLost()
+		}
+		l.s.log.Warn(fmt.Sprintf("zk: "+format, args...))
+		return
+	}
+	l.s.log.Debug(fmt.Sprintf("zk: "+format, args...))
+}

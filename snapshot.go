@@ -1,0 +1,78 @@
+package zkmirror
+
+import "github.com/go-zookeeper/zk"
+
+// Stat is a node's metadata, with go-zookeeper's field names and types. Ctime and Mtime are
+// milliseconds since the epoch.
+type Stat struct {
+	Czxid          int64
+	Mzxid          int64
+	Pzxid          int64
+	Ctime          int64
+	Mtime          int64
+	EphemeralOwner int64
+	Version        int32
+	Cversion       int32
+	Aversion       int32
+	DataLength     int32
+	NumChildren    int32
+}
+
+func statFrom(s *zk.Stat) Stat {
+	if s == nil {
+		return Stat{}
+	}
+	return Stat{
+		Czxid: s.Czxid, Mzxid: s.Mzxid, Pzxid: s.Pzxid, Ctime: s.Ctime, Mtime: s.Mtime,
+		EphemeralOwner: s.EphemeralOwner, Version: s.Version, Cversion: s.Cversion,
+		Aversion: s.Aversion, DataLength: s.DataLength, NumChildren: s.NumChildren,
+	}
+}
+
+// Value is one snapshot of a node's data.
+//
+// Exists is false when ZooKeeper says the node is absent; Data and Stat are then zero.
+// Resync is set on the snapshots emitted after a session expiry, changed or not, and on
+// a conflated snapshot any of whose skipped predecessors had it. Err is set when the last
+// read of the path failed for a reason other than absence (ErrNoAuth, for instance); the
+// stream goes on and recovers when the cause does. Data is shared by every receiver of
+// the snapshot and must not be modified.
+type Value struct {
+	Path   string
+	Data   []byte
+	Stat   Stat
+	Exists bool
+	Resync bool
+	Err    error
+}
+
+// Children is one snapshot of a node's child names, sorted. The same rules as for Value hold.
+// Names is shared by every receiver of the snapshot and must not be modified.
+type Children struct {
+	Path   string
+	Names  []string
+	Stat   Stat
+	Exists bool
+	Resync bool
+	Err    error
+}
+
+// conflate is how a snapshot replaces an unread one in a mailbox: the newer wins and the
+// Resync flag is kept, so a slow reader still learns that a resync happened.
+func (v Value) conflate(older Value) Value {
+	v.Resync = v.Resync || older.Resync
+	return v
+}
+
+func (c Children) conflate(older Children) Children {
+	c.Resync = c.Resync || older.Resync
+	return c
+}
+
+// zxidAfter reports whether (c1, m1) is later than (c2, m2).
+func zxidAfter(c1, m1, c2, m2 int64) bool {
+	if c1 != c2 {
+		return c1 > c2
+	}
+	return m1 > m2
+}

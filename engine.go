@@ -42,7 +42,17 @@ type entry struct {
 	// writeMark is the read sequence number when a write through the mirror was last
 	// applied: a read issued before it saying the node is absent may predate the write.
 	writeMark uint64
+
+	// ZooKeeper sends no watch events to a client without read permission, so a path
+	// that answered ErrNoAuth is read again on a slow, growing timer until it recovers.
+	retry      [2]*time.Timer
+	retryDelay [2]time.Duration
 }
+
+const (
+	noAuthRetryMin = 2 * time.Second
+	noAuthRetryMax = time.Minute
+)
 
 type qitem struct {
 	e *entry
@@ -81,7 +91,7 @@ type engine struct {
 	onResynced    []func() // run by the driver after each resync (Keep nodes)
 
 	// counters for Stats
-	reads, resyncs, watchesLost atomic.Int64
+	reads, resyncs, watchesLost, conflated atomic.Int64
 }
 
 func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *engine {
@@ -118,8 +128,10 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 		switch k {
 		case kindData:
 			e.data = newStream(Value.conflate)
+			e.data.conflated = &g.conflated
 		case kindChildren:
 			e.kids = newStream(Children.conflate)
+			e.kids.conflated = &g.conflated
 		}
 		g.enqueueLocked(e, k)
 	}
@@ -145,6 +157,8 @@ func (g *engine) release(e *entry, k kind) {
 			closeKids, e.kids = e.kids, nil
 		}
 		e.resync[k] = false
+		stopRetriesLocked(e, k)
+		e.retryDelay[k] = 0
 		if e.refs[kindData] == 0 && e.refs[kindChildren] == 0 && g.entries[e.path] == e {
 			delete(g.entries, e.path)
 		}
@@ -381,6 +395,7 @@ func (g *engine) work() {
 				if !g.applyReadLocked(e, k, r, seq) {
 					e.again[k] = true
 				}
+				g.scheduleRetryLocked(e, k, errKey(r.err) == ErrNoAuth)
 			}
 			if e.again[k] {
 				e.again[k] = false
@@ -388,6 +403,45 @@ func (g *engine) work() {
 			}
 		}
 		g.mu.Unlock()
+	}
+}
+
+// scheduleRetryLocked arms (or, once the path reads fine, disarms) the slow re-read of a
+// path the mirror may not read.
+func (g *engine) scheduleRetryLocked(e *entry, k kind, noAuth bool) {
+	if !noAuth {
+		if e.retry[k] != nil {
+			e.retry[k].Stop()
+			e.retry[k] = nil
+		}
+		e.retryDelay[k] = 0
+		return
+	}
+	if e.retry[k] != nil || g.closed {
+		return
+	}
+	d := e.retryDelay[k]
+	switch {
+	case d == 0:
+		d = noAuthRetryMin
+	case d < noAuthRetryMax:
+		d = min(2*d, noAuthRetryMax)
+	}
+	e.retryDelay[k] = d
+	e.retry[k] = time.AfterFunc(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		e.retry[k] = nil
+		if !g.closed && e.refs[k] > 0 {
+			g.enqueueLocked(e, k)
+		}
+	})
+}
+
+func stopRetriesLocked(e *entry, k kind) {
+	if e.retry[k] != nil {
+		e.retry[k].Stop()
+		e.retry[k] = nil
 	}
 }
 
@@ -623,6 +677,21 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 	e.writeMark = g.readSeq
 }
 
+// counts returns the number of paths and of (path, kind) pairs mirrored.
+func (g *engine) counts() (paths, kinds int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, e := range g.entries {
+		paths++
+		for k := range 2 {
+			if e.refs[k] > 0 {
+				kinds++
+			}
+		}
+	}
+	return paths, kinds
+}
+
 // mirrored reports whether the kind of a server path has had first contact.
 func (g *engine) mirrored(spath string, k kind) bool {
 	g.mu.Lock()
@@ -656,6 +725,10 @@ func (g *engine) close() {
 	}
 	g.closed = true
 	close(g.done)
+	for _, e := range g.entries {
+		stopRetriesLocked(e, kindData)
+		stopRetriesLocked(e, kindChildren)
+	}
 	g.mu.Unlock()
 	g.wg.Wait()
 	g.mu.Lock()

@@ -1,7 +1,12 @@
 package zkmirror_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,4 +103,107 @@ func recv[T any](t testing.TB, ch <-chan T, d time.Duration) T {
 	}
 	var zero T
 	return zero
+}
+
+func newProxy(t testing.TB, target string) *zktest.Proxy {
+	t.Helper()
+	p, err := zktest.NewProxy(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// deadPort returns a loopback address nothing listens on.
+func deadPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func waitState(t testing.TB, states <-chan zkmirror.State, want zkmirror.State) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case st, ok := <-states:
+			if !ok {
+				t.Fatalf("states closed while waiting for %v", want)
+			}
+			if st == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("state %v not reached", want)
+		}
+	}
+}
+
+func srvr(t testing.TB) zktest.Srvr {
+	t.Helper()
+	s, err := zkc.Servers[0].Srvr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func serverWatches(t testing.TB) int {
+	t.Helper()
+	n, err := zkc.Servers[0].WatchCount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func drainClosed[T any](t testing.TB, ch <-chan T) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("channel not closed")
+		}
+	}
+}
+
+func isClosed[T any](ch <-chan T) bool {
+	select {
+	case _, ok := <-ch:
+		return !ok
+	case <-time.After(time.Second):
+		return false
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -3,6 +3,7 @@ package zkmirror
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Stream holds the latest value of a sequence of snapshots and hands it to any number of
@@ -24,7 +25,8 @@ import (
 // The zero Stream is not usable; streams come from the mirror, from NewStream and from
 // operators.Hold.
 type Stream[T any] struct {
-	merge func(newer, older T) T // how a value replaces an unread one; nil: newer wins
+	merge     func(newer, older T) T // how a value replaces an unread one; nil: newer wins
+	conflated *atomic.Int64          // counts replaced unread values; may be nil
 
 	mu     sync.Mutex
 	latest T
@@ -182,19 +184,22 @@ func (s *Stream[T]) publish(v T) {
 		close(s.first)
 	}
 	for mb := range s.subs {
-		mb.put(v, s.merge)
+		if mb.put(v, s.merge) && s.conflated != nil {
+			s.conflated.Add(1)
+		}
 	}
 	s.mu.Unlock()
 }
 
-// put delivers v, replacing an unread value. Only the stream's lock holder sends, so after
-// the slot is emptied the send cannot block.
-func (mb *mailbox[T]) put(v T, merge func(newer, older T) T) {
+// put delivers v, replacing an unread value, and reports whether it did. Only the stream's
+// lock holder sends, so after the slot is emptied the send cannot block.
+func (mb *mailbox[T]) put(v T, merge func(newer, older T) T) (replaced bool) {
 	select {
 	case mb.ch <- v:
 	default:
 		select {
 		case old := <-mb.ch:
+			replaced = true
 			if merge != nil {
 				v = merge(v, old)
 			}
@@ -205,6 +210,7 @@ func (mb *mailbox[T]) put(v T, merge func(newer, older T) T) {
 	if mb.notify != nil {
 		mb.notify()
 	}
+	return replaced
 }
 
 // close ends every subscription; Latest keeps answering. Idempotent.

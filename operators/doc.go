@@ -20,8 +20,8 @@
 //     any more. Cancelling the context is therefore the way to release a pipeline whose inputs
 //     do not end by themselves.
 //   - Each operator owns its output channel and closes it exactly once: when its inputs are
-//     closed (as each operator's documentation details) or when the context ends. Once the
-//     context has ended, no further item is delivered.
+//     closed (as each operator's documentation details) or when the context ends. After the
+//     context ends, at most an item already being handed over is delivered.
 //   - Each operator runs at most one goroutine, whatever the number of its inputs.
 //   - Output channels are unbuffered. An operator waits for its reader before taking the next
 //     input item: a slow reader slows the pipeline down (backpressure) instead of losing

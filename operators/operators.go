@@ -19,8 +19,8 @@ func mustFunc(isNil bool, op string) {
 }
 
 // send delivers v on out unless ctx has ended. It reports whether v was delivered; false
-// means the caller must stop. Once ctx has ended nothing more is delivered, even to a reader
-// that is ready.
+// means the caller must stop. A ctx already ended when send is called delivers nothing, even
+// to a reader that is ready.
 func send[T any](ctx context.Context, out chan<- T, v T) bool {
 	if ctx.Err() != nil {
 		return false

@@ -48,6 +48,11 @@ func ParseServer(s string) (host string, port int, err error) {
 	if h == "" {
 		return "", 0, fmt.Errorf("%w: %q: empty host", ErrBadServer, s)
 	}
+	if strings.HasPrefix(s, "[") {
+		if _, perr := netip.ParseAddr(h); perr != nil {
+			return "", 0, fmt.Errorf("%w: %q: brackets hold an IPv6 address: %v", ErrBadServer, s, perr)
+		}
+	}
 	n, perr := strconv.Atoi(p)
 	if perr != nil || n <= 0 || n > 65535 {
 		return "", 0, fmt.Errorf("%w: %q: bad port", ErrBadServer, s)

@@ -6,8 +6,8 @@
 // RxGo v2.5.0 is unmaintained, and several of its parts leak goroutines, lose items or panic
 // when observed twice: FromEventSource, connectable observables, CombineLatest, Merge, Concat,
 // Amb, Debounce and the windowing and buffering operators. The bridge is safe with the
-// sequential, one-to-one operators (Map, Filter, Scan, Take, Skip, DistinctUntilChanged,
-// TakeWhile, SkipWhile and the like) used as follows:
+// sequential operators that read their source in order on one goroutine (Map, Filter, Scan,
+// Take, Skip, DistinctUntilChanged), used as follows:
 //
 //   - Use one context per pipeline: give it to ToObservable, to every operator
 //     (rxgo.WithContext(ctx)) and to FromObservable, and cancel it when the pipeline is no

@@ -1,0 +1,9 @@
+package rx_test
+
+import (
+	"testing"
+
+	"github.com/zkmirror/zkmirror/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }

@@ -29,8 +29,11 @@ type entry struct {
 	upath string // as users see it
 
 	refs    [2]int
-	data    *Stream[Value]
-	kids    *Stream[Children]
+	val     *Value    // latest data snapshot, immutable; nil before first contact
+	kv      *Children // latest children snapshot, immutable; nil before first contact
+	dataS   *Stream[Value]
+	kidsS   *Stream[Children] // streams exist while a Node handle uses them
+	trees   []*Tree           // Trees holding this path
 	queued  [2]bool
 	reading [2]bool
 	again   [2]bool // dirtied while reading
@@ -88,7 +91,8 @@ type engine struct {
 	resyncPending bool
 	rearmAll      bool
 	readSeq       uint64
-	onResynced    []func() // run by the driver after each resync (Keep nodes)
+	onResynced    []func()           // run by the driver after each resync
+	trees         map[*Tree]struct{} // open Trees
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
@@ -100,6 +104,7 @@ func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *e
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		entries: make(map[string]*entry),
+		trees:   make(map[*Tree]struct{}),
 	}
 }
 
@@ -111,13 +116,38 @@ func (g *engine) start(conn *zk.Conn, timeout func() time.Duration) {
 	go g.driver()
 }
 
-// acquire makes the path's kind mirrored (one more holder) and returns its entry.
+// acquire makes the path's kind mirrored for a Node handle (one more holder) and returns
+// its entry, whose stream for the kind exists until the last holder lets go.
 func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return nil, newErr("node", upath, ErrClosed, nil)
 	}
+	e := g.acquireLocked(spath, upath, k)
+	switch k {
+	case kindData:
+		if e.dataS == nil {
+			e.dataS = newStream(Value.conflate)
+			e.dataS.conflated = &g.conflated
+			if e.val != nil {
+				e.dataS.publish(*e.val)
+			}
+		}
+	case kindChildren:
+		if e.kidsS == nil {
+			e.kidsS = newStream(Children.conflate)
+			e.kidsS.conflated = &g.conflated
+			if e.kv != nil {
+				e.kidsS.publish(*e.kv)
+			}
+		}
+	}
+	return e, nil
+}
+
+// acquireLocked adds a holder of the path's kind; the first one queues its first read.
+func (g *engine) acquireLocked(spath, upath string, k kind) *entry {
 	e := g.entries[spath]
 	if e == nil {
 		e = &entry{path: spath, upath: upath}
@@ -125,50 +155,74 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 	}
 	e.refs[k]++
 	if e.refs[k] == 1 {
-		switch k {
-		case kindData:
-			e.data = newStream(Value.conflate)
-			e.data.conflated = &g.conflated
-		case kindChildren:
-			e.kids = newStream(Children.conflate)
-			e.kids.conflated = &g.conflated
-		}
 		g.enqueueLocked(e, k)
 	}
-	return e, nil
+	return e
 }
 
 // release drops one holder; the last one closes the kind's stream, and when neither kind is
 // held the entry is freed. Its server watches fire once more at most and are then ignored.
 func (g *engine) release(e *entry, k kind) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.releaseLocked(e, k)
+}
+
+func (g *engine) releaseLocked(e *entry, k kind) {
 	if e.refs[k] == 0 {
-		g.mu.Unlock()
 		return
 	}
 	e.refs[k]--
-	var closeData *Stream[Value]
-	var closeKids *Stream[Children]
-	if e.refs[k] == 0 {
-		switch k {
-		case kindData:
-			closeData, e.data = e.data, nil
-		case kindChildren:
-			closeKids, e.kids = e.kids, nil
-		}
-		e.resync[k] = false
-		stopRetriesLocked(e, k)
-		e.retryDelay[k] = 0
-		if e.refs[kindData] == 0 && e.refs[kindChildren] == 0 && g.entries[e.path] == e {
-			delete(g.entries, e.path)
-		}
+	if e.refs[k] > 0 {
+		return
 	}
-	g.mu.Unlock()
-	if closeData != nil {
-		closeData.close()
+	switch k {
+	case kindData:
+		if e.dataS != nil {
+			e.dataS.close()
+			e.dataS = nil
+		}
+		e.val = nil
+	case kindChildren:
+		if e.kidsS != nil {
+			e.kidsS.close()
+			e.kidsS = nil
+		}
+		e.kv = nil
 	}
-	if closeKids != nil {
-		closeKids.close()
+	e.resync[k] = false
+	stopRetriesLocked(e, k)
+	e.retryDelay[k] = 0
+	if e.refs[kindData] == 0 && e.refs[kindChildren] == 0 && g.entries[e.path] == e {
+		delete(g.entries, e.path)
+	}
+}
+
+// publishDataLocked makes v the path's latest data snapshot and hands it to the stream and
+// the Trees holding the path.
+func (g *engine) publishDataLocked(e *entry, v Value) {
+	old := e.val
+	nv := new(Value)
+	*nv = v
+	e.val = nv
+	if e.dataS != nil {
+		e.dataS.publish(v)
+	}
+	for _, t := range e.trees {
+		t.onDataLocked(e, old, nv)
+	}
+}
+
+func (g *engine) publishKidsLocked(e *entry, c Children) {
+	old := e.kv
+	nc := new(Children)
+	*nc = c
+	e.kv = nc
+	if e.kidsS != nil {
+		e.kidsS.publish(c)
+	}
+	for _, t := range e.trees {
+		t.onKidsLocked(e, old, nc)
 	}
 }
 
@@ -283,6 +337,11 @@ func (g *engine) driver() {
 					g.enqueueLocked(e, kind(k))
 					n++
 				}
+			}
+		}
+		if pending {
+			for t := range g.trees {
+				t.beginResyncLocked()
 			}
 		}
 		g.resyncPending = false
@@ -550,11 +609,10 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 		if publish != nil {
 			if !*publish {
 				// an older state: re-emit ours flagged Resync
-				cur, _ := e.data.Latest()
-				cur.Resync = true
-				v = cur
+				v = *e.val
+				v.Resync = true
 			}
-			e.data.publish(v)
+			g.publishDataLocked(e, v)
 		}
 	case kindChildren:
 		c := Children{Path: e.upath, Names: r.names, Stat: r.stat, Exists: r.exists, Err: r.err}
@@ -568,11 +626,10 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 		}
 		if publish != nil {
 			if !*publish {
-				cur, _ := e.kids.Latest()
-				cur.Resync = true
-				c = cur
+				c = *e.kv
+				c.Resync = true
 			}
-			e.kids.publish(c)
+			g.publishKidsLocked(e, c)
 		}
 	}
 	return true
@@ -592,11 +649,11 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 	var curErr error
 	switch k {
 	case kindData:
-		if cur, ok := e.data.Latest(); ok {
+		if cur := e.val; cur != nil {
 			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Mzxid, cur.Err
 		}
 	case kindChildren:
-		if cur, ok := e.kids.Latest(); ok {
+		if cur := e.kv; cur != nil {
 			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Pzxid, cur.Err
 		}
 	}
@@ -606,7 +663,7 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 		}
 		return true, nil
 	}
-	if exists && czxid <= e.tomb {
+	if exists && e.tomb != 0 && czxid <= e.tomb {
 		if !has {
 			return false, nil // first contact with a stale answer: read again
 		}
@@ -658,20 +715,20 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 	}
 	switch k {
 	case kindData:
-		if _, has := e.data.Latest(); !has {
+		if e.val == nil {
 			return
 		}
 		_, publish := g.admit(e, k, exists, st.Czxid, st.Mzxid, nil, false, 0, false)
 		if publish == pubNew {
-			e.data.publish(Value{Path: e.upath, Data: data, Stat: st, Exists: exists})
+			g.publishDataLocked(e, Value{Path: e.upath, Data: data, Stat: st, Exists: exists})
 		}
 	case kindChildren:
-		if _, has := e.kids.Latest(); !has {
+		if e.kv == nil {
 			return
 		}
 		_, publish := g.admit(e, k, exists, st.Czxid, st.Pzxid, nil, false, 0, false)
 		if publish == pubNew {
-			e.kids.publish(Children{Path: e.upath, Names: names, Stat: st, Exists: exists})
+			g.publishKidsLocked(e, Children{Path: e.upath, Names: names, Stat: st, Exists: exists})
 		}
 	}
 	e.writeMark = g.readSeq
@@ -701,11 +758,9 @@ func (g *engine) mirrored(spath string, k kind) bool {
 		return false
 	}
 	if k == kindData {
-		_, has := e.data.Latest()
-		return has
+		return e.val != nil
 	}
-	_, has := e.kids.Latest()
-	return has
+	return e.kv != nil
 }
 
 // connectedNow reports whether a session is established.
@@ -735,14 +790,19 @@ func (g *engine) close() {
 	var datas []*Stream[Value]
 	var kids []*Stream[Children]
 	for _, e := range g.entries {
-		if e.data != nil {
-			datas = append(datas, e.data)
+		if e.dataS != nil {
+			datas = append(datas, e.dataS)
 		}
-		if e.kids != nil {
-			kids = append(kids, e.kids)
+		if e.kidsS != nil {
+			kids = append(kids, e.kidsS)
 		}
 	}
+	trees := g.trees
+	g.trees = nil
 	g.mu.Unlock()
+	for t := range trees {
+		t.shutdown()
+	}
 	for _, s := range datas {
 		s.close()
 	}

@@ -66,7 +66,7 @@ func (n *Node) dataStream(op string) (*Stream[Value], error) {
 		if err != nil {
 			return nil, err
 		}
-		n.dataE, n.data = e, e.data
+		n.dataE, n.data = e, e.dataS
 	}
 	return n.data, nil
 }
@@ -82,7 +82,7 @@ func (n *Node) kidsStream(op string) (*Stream[Children], error) {
 		if err != nil {
 			return nil, err
 		}
-		n.kidsE, n.kids = e, e.kids
+		n.kidsE, n.kids = e, e.kidsS
 	}
 	return n.kids, nil
 }

@@ -1,0 +1,740 @@
+package zkmirror
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// TreeOption configures Mirror.Tree.
+type TreeOption func(*treeConfig)
+
+type treeConfig struct {
+	maxDepth  int // -1: unlimited
+	namesOnly bool
+	filter    func(path string) bool
+}
+
+// MaxDepth limits the Tree to n levels below the root: 0 mirrors the root only, 1 the root
+// and its children, and so on. Nodes at the deepest level are mirrored without their
+// children. n below 0 is ErrInvalidArgument.
+func MaxDepth(n int) TreeOption { return func(c *treeConfig) { c.maxDepth = n } }
+
+// NamesOnly mirrors the tree's shape without node data: every node's child names and Stat
+// are kept, Value.Data is nil, and a Changed event means the node's children changed.
+func NamesOnly() TreeOption { return func(c *treeConfig) { c.namesOnly = true } }
+
+// Filter keeps only the paths (as given to Mirror.Tree, below the root) for which keep
+// returns true; a path left out is not mirrored, nor is anything below it. The root is
+// always mirrored. keep runs with the Mirror's internal lock held: it must be fast and must
+// not call the Mirror.
+func Filter(keep func(path string) bool) TreeOption {
+	if keep == nil {
+		panic("zkmirror: Filter called with a nil func")
+	}
+	return func(c *treeConfig) { c.filter = keep }
+}
+
+// EventType is the kind of a TreeEvent.
+type EventType int
+
+// The tree event types.
+const (
+	EventCreated  EventType = iota + 1 // a node appeared
+	EventChanged                       // a node's data (children, for NamesOnly) changed, or it was deleted and re-created
+	EventDeleted                       // a node disappeared
+	EventResynced                      // a resync after session expiry ended (Path is the root)
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventCreated:
+		return "Created"
+	case EventChanged:
+		return "Changed"
+	case EventDeleted:
+		return "Deleted"
+	case EventResynced:
+		return "Resynced"
+	}
+	return "EventType(" + itoa(int(t)) + ")"
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// TreeEvent is one change in a Tree. Value is the node's snapshot after the change
+// (Exists=false for EventDeleted). Resync is set on events found by a resync after session
+// expiry.
+type TreeEvent struct {
+	Type   EventType
+	Path   string
+	Value  Value
+	Resync bool
+}
+
+// Tree mirrors a subtree: every node's data and children below a root, kept live.
+//
+// Guarantees:
+//   - The root is never created; a missing root is mirrored as missing and its creation is
+//     seen. Synced returns once the initial load is done, also for a missing root.
+//   - Get, Children, Len and View answer from the mirror, without a server round trip.
+//     View returns an immutable point-in-time view; taking one is O(1).
+//   - Events streams Created, Changed and Deleted events, per path in zxid order. For a slow
+//     reader, pending events of one path conflate (Created+Changed → Created with the latest
+//     Value; Changed+Changed → Changed; Created+Deleted → nothing; Deleted+Created → Changed
+//     with the new Value, whose Czxid tells the re-creation), so memory stays bounded by the
+//     number of paths and the final state is never lost; across paths, events come in the
+//     order of their first occurrence. Events delivers what happens after the call; a reader
+//     that subscribes before Synced sees the initial load as Created events.
+//   - After a session expiry the Tree is re-read like every mirrored path; only real
+//     differences become events, flagged Resync, followed by one EventResynced.
+//   - Watches are shared with every Node handle on the same paths: one per (path, kind).
+//
+// A Tree is safe for concurrent use. Close it when done.
+type Tree struct {
+	m     *Mirror
+	g     *engine
+	root  string // as given
+	sroot string // on the server
+	cfg   treeConfig
+
+	wg sync.WaitGroup // event pumps
+
+	// Guarded by the engine's lock: the Tree is updated from the engine's publish path.
+	nodes       map[string]tnode // by server path; copied on write while a View shares it
+	shared      bool
+	present     int
+	pendingInit int
+	synced      chan struct{}
+	isSynced    bool
+	resyncLeft  int
+	resyncing   bool
+	subs        map[*treeSub]struct{}
+	closed      bool
+	closedCh    chan struct{}
+}
+
+// tnode is one node of a Tree.
+type tnode struct {
+	e       *entry
+	val     *Value
+	kv      *Children
+	depth   int32
+	kinds   [2]bool
+	contact [2]bool
+	resync  [2]bool
+	present bool
+}
+
+// Tree starts mirroring the subtree at root and returns at once; use Synced to wait for the
+// initial load. A bad root is ErrInvalidPath, a negative MaxDepth ErrInvalidArgument.
+func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
+	if err := validatePath(root, false); err != nil {
+		return nil, err
+	}
+	cfg := treeConfig{maxDepth: -1}
+	for _, o := range opts {
+		if o == nil {
+			panic("zkmirror: Tree called with a nil TreeOption")
+		}
+		o(&cfg)
+	}
+	if cfg.maxDepth < -1 {
+		return nil, newErrf("tree", root, ErrInvalidArgument, "MaxDepth(%d)", cfg.maxDepth)
+	}
+	t := &Tree{
+		m: m, g: m.eng, root: root, sroot: m.root.toServer(root), cfg: cfg,
+		nodes:    make(map[string]tnode),
+		synced:   make(chan struct{}),
+		subs:     make(map[*treeSub]struct{}),
+		closedCh: make(chan struct{}),
+	}
+	g := m.eng
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, newErr("tree", root, ErrClosed, nil)
+	}
+	g.trees[t] = struct{}{}
+	t.addLocked(t.sroot, 0)
+	t.checkLocked()
+	return t, nil
+}
+
+func (t *Tree) userPath(sp string) string {
+	if up, ok := t.m.root.toUser(sp); ok {
+		return up
+	}
+	return sp
+}
+
+func childPath(parent, name string) string {
+	if parent == "/" {
+		return "/" + name
+	}
+	return parent + "/" + name
+}
+
+// setLocked stores n, copying the map first if a View shares it.
+func (t *Tree) setLocked(sp string, n tnode) {
+	if t.shared {
+		t.nodes = maps.Clone(t.nodes)
+		t.shared = false
+	}
+	t.nodes[sp] = n
+}
+
+func (t *Tree) deleteLocked(sp string) {
+	if t.shared {
+		t.nodes = maps.Clone(t.nodes)
+		t.shared = false
+	}
+	delete(t.nodes, sp)
+}
+
+// addLocked starts mirroring one node of the tree.
+func (t *Tree) addLocked(sp string, depth int) {
+	if _, ok := t.nodes[sp]; ok {
+		return
+	}
+	n := tnode{depth: int32(depth)}
+	n.kinds[kindData] = !t.cfg.namesOnly
+	n.kinds[kindChildren] = t.cfg.namesOnly || t.cfg.maxDepth < 0 || depth < t.cfg.maxDepth
+	up := t.userPath(sp)
+	var e *entry
+	for k := range 2 {
+		if n.kinds[k] {
+			e = t.g.acquireLocked(sp, up, kind(k))
+			if !t.isSynced {
+				t.pendingInit++
+			}
+		}
+	}
+	if t.resyncing {
+		// Found by the resync: it counts towards the resync's end.
+		for k := range 2 {
+			if n.kinds[k] {
+				n.resync[k] = true
+				t.resyncLeft++
+			}
+		}
+	}
+	n.e = e
+	e.trees = append(e.trees, t)
+	t.setLocked(sp, n)
+	// The path may already be mirrored (a Node handle, another Tree): start from its state.
+	if n.kinds[kindData] && e.val != nil {
+		t.onDataLocked(e, nil, e.val)
+	}
+	if n.kinds[kindChildren] && e.kv != nil {
+		t.onKidsLocked(e, nil, e.kv)
+	}
+}
+
+// removeLocked stops mirroring a node and everything below it; a node that was present
+// gets a Deleted event.
+func (t *Tree) removeLocked(sp string) {
+	n, ok := t.nodes[sp]
+	if !ok {
+		return
+	}
+	if n.kv != nil && n.kv.Exists {
+		for _, name := range n.kv.Names {
+			t.removeLocked(childPath(sp, name))
+		}
+	}
+	if n.present {
+		t.present--
+		t.emitLocked(sp, TreeEvent{Type: EventDeleted, Path: t.userPath(sp), Value: Value{Path: t.userPath(sp)}, Resync: t.resyncing})
+	}
+	for k := range 2 {
+		if !n.kinds[k] {
+			continue
+		}
+		if !n.contact[k] && !t.isSynced {
+			t.pendingInit--
+		}
+		if n.resync[k] {
+			t.resyncLeft--
+		}
+	}
+	e := n.e
+	if i := slices.Index(e.trees, t); i >= 0 {
+		e.trees = slices.Delete(e.trees, i, i+1)
+	}
+	for k := range 2 {
+		if n.kinds[k] {
+			t.g.releaseLocked(e, kind(k))
+		}
+	}
+	t.deleteLocked(sp)
+}
+
+func (t *Tree) contactLocked(n *tnode, k kind, resync bool) {
+	first := !n.contact[k]
+	if first {
+		n.contact[k] = true
+		if !t.isSynced {
+			t.pendingInit--
+		}
+	}
+	if n.resync[k] && (resync || first) {
+		n.resync[k] = false
+		t.resyncLeft--
+	}
+}
+
+// onDataLocked receives every data snapshot of a path the Tree holds.
+func (t *Tree) onDataLocked(e *entry, old, nv *Value) {
+	n, ok := t.nodes[e.path]
+	if !ok || !n.kinds[kindData] || t.closed {
+		return
+	}
+	t.contactLocked(&n, kindData, nv.Resync)
+	prev := n.val
+	n.val = nv
+	t.presenceLocked(e.path, &n, prev != nil && prev.Exists, nv.Exists, prev == nil || !prev.Exists ||
+		prev.Stat.Czxid != nv.Stat.Czxid || prev.Stat.Mzxid != nv.Stat.Mzxid || errKey(prev.Err) != errKey(nv.Err), *nv, nv.Resync)
+	t.setLocked(e.path, n)
+	t.checkLocked()
+}
+
+// onKidsLocked receives every children snapshot of a path the Tree holds, and grows or
+// shrinks the Tree to match.
+func (t *Tree) onKidsLocked(e *entry, old, nc *Children) {
+	n, ok := t.nodes[e.path]
+	if !ok || !n.kinds[kindChildren] || t.closed {
+		return
+	}
+	t.contactLocked(&n, kindChildren, nc.Resync)
+	prev := n.kv
+	n.kv = nc
+	if t.cfg.namesOnly {
+		v := Value{Path: nc.Path, Stat: nc.Stat, Exists: nc.Exists, Resync: nc.Resync, Err: nc.Err}
+		t.presenceLocked(e.path, &n, prev != nil && prev.Exists, nc.Exists, prev == nil || !prev.Exists ||
+			prev.Stat.Czxid != nc.Stat.Czxid || prev.Stat.Pzxid != nc.Stat.Pzxid || errKey(prev.Err) != errKey(nc.Err), v, nc.Resync)
+	}
+	t.setLocked(e.path, n)
+
+	var oldNames, newNames []string
+	if prev != nil && prev.Exists {
+		oldNames = prev.Names
+	}
+	if nc.Exists {
+		newNames = nc.Names
+	}
+	childDepth := int(n.depth) + 1
+	expand := t.cfg.maxDepth < 0 || childDepth <= t.cfg.maxDepth
+	// Both lists are sorted: walk them together.
+	i, j := 0, 0
+	for i < len(oldNames) || j < len(newNames) {
+		switch {
+		case j == len(newNames) || (i < len(oldNames) && oldNames[i] < newNames[j]):
+			t.removeLocked(childPath(e.path, oldNames[i]))
+			i++
+		case i == len(oldNames) || newNames[j] < oldNames[i]:
+			cp := childPath(e.path, newNames[j])
+			if expand && (t.cfg.filter == nil || t.cfg.filter(t.userPath(cp))) {
+				t.addLocked(cp, childDepth)
+			}
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	t.checkLocked()
+}
+
+// presenceLocked turns a node's change of state into an event.
+func (t *Tree) presenceLocked(sp string, n *tnode, was, is, changed bool, v Value, resync bool) {
+	ev := TreeEvent{Path: v.Path, Value: v, Resync: resync || t.resyncing}
+	ev.Value.Resync = false
+	switch {
+	case !was && is:
+		ev.Type = EventCreated
+		t.present++
+	case was && !is:
+		ev.Type = EventDeleted
+		t.present--
+	case was && is && changed:
+		ev.Type = EventChanged
+	default:
+		n.present = is
+		return
+	}
+	n.present = is
+	t.emitLocked(sp, ev)
+}
+
+// checkLocked closes Synced once the initial load is done and ends a resync once every
+// path has been re-read.
+func (t *Tree) checkLocked() {
+	if !t.isSynced && t.pendingInit == 0 {
+		t.isSynced = true
+		close(t.synced)
+	}
+	if t.resyncing && t.resyncLeft <= 0 {
+		t.resyncing = false
+		t.emitLocked("", TreeEvent{Type: EventResynced, Path: t.root, Resync: true})
+	}
+}
+
+// beginResyncLocked runs when the engine starts a resync: every held (path, kind) is to be
+// re-read.
+func (t *Tree) beginResyncLocked() {
+	if t.closed {
+		return
+	}
+	left := 0
+	for sp, n := range t.nodes {
+		changed := false
+		for k := range 2 {
+			if n.kinds[k] && !n.resync[k] {
+				n.resync[k] = true
+				changed = true
+			}
+			if n.resync[k] {
+				left++
+			}
+		}
+		if changed {
+			t.setLocked(sp, n)
+		}
+	}
+	t.resyncLeft = left
+	t.resyncing = true
+	t.checkLocked()
+}
+
+// Synced waits until the initial load is done: every node below the root (within MaxDepth
+// and Filter) has been read once. A missing root counts as loaded. It returns ErrTimeout
+// when ctx ends first and ErrClosed when the Tree closes.
+func (t *Tree) Synced(ctx context.Context) error {
+	if ctx == nil {
+		panic("zkmirror: Tree.Synced called with a nil context")
+	}
+	select {
+	case <-t.synced:
+		select {
+		case <-t.closedCh:
+			return newErr("synced", t.root, ErrClosed, nil)
+		default:
+			return nil
+		}
+	case <-t.closedCh:
+		return newErr("synced", t.root, ErrClosed, nil)
+	case <-ctx.Done():
+		return timeoutErr("synced", t.root, ctx)
+	}
+}
+
+// Get returns the latest snapshot of a node in the Tree and whether the Tree holds it as
+// present. The data is a copy.
+func (t *Tree) Get(path string) (Value, bool) {
+	t.g.mu.Lock()
+	defer t.g.mu.Unlock()
+	return treeGet(t.nodes, t.cfg.namesOnly, t.m.root.toServer(path))
+}
+
+func treeGet(nodes map[string]tnode, namesOnly bool, sp string) (Value, bool) {
+	n, ok := nodes[sp]
+	if !ok || !n.present {
+		return Value{}, false
+	}
+	if namesOnly {
+		return Value{Path: n.kv.Path, Stat: n.kv.Stat, Exists: true, Err: n.kv.Err}, true
+	}
+	v := *n.val
+	v.Data = bytes.Clone(v.Data)
+	v.Resync = false
+	return v, true
+}
+
+// Children returns the sorted child names of a node in the Tree (a copy), and false if the
+// node is absent or its children are not mirrored (below MaxDepth).
+func (t *Tree) Children(path string) ([]string, bool) {
+	t.g.mu.Lock()
+	defer t.g.mu.Unlock()
+	return treeChildren(t.nodes, t.m.root.toServer(path))
+}
+
+func treeChildren(nodes map[string]tnode, sp string) ([]string, bool) {
+	n, ok := nodes[sp]
+	if !ok || !n.present || n.kv == nil || !n.kv.Exists {
+		return nil, false
+	}
+	return slices.Clone(n.kv.Names), true
+}
+
+// Len returns the number of nodes present in the Tree, the root included; 0 if the root is
+// missing.
+func (t *Tree) Len() int {
+	t.g.mu.Lock()
+	defer t.g.mu.Unlock()
+	return t.present
+}
+
+// TreeView is an immutable point-in-time view of a Tree.
+type TreeView struct {
+	nodes     map[string]tnode
+	present   int
+	namesOnly bool
+	root      chroot
+}
+
+// View returns the Tree's current state as an immutable view. Taking it is O(1); the Tree
+// copies its index on its next change instead.
+func (t *Tree) View() *TreeView {
+	t.g.mu.Lock()
+	defer t.g.mu.Unlock()
+	t.shared = true
+	return &TreeView{nodes: t.nodes, present: t.present, namesOnly: t.cfg.namesOnly, root: t.m.root}
+}
+
+// Get is Tree.Get on the view.
+func (v *TreeView) Get(path string) (Value, bool) {
+	return treeGet(v.nodes, v.namesOnly, v.root.toServer(path))
+}
+
+// Children is Tree.Children on the view.
+func (v *TreeView) Children(path string) ([]string, bool) {
+	return treeChildren(v.nodes, v.root.toServer(path))
+}
+
+// Len is Tree.Len on the view.
+func (v *TreeView) Len() int { return v.present }
+
+// Paths returns the paths present in the view, sorted.
+func (v *TreeView) Paths() []string {
+	out := make([]string, 0, v.present)
+	for sp, n := range v.nodes {
+		if n.present {
+			up, ok := v.root.toUser(sp)
+			if !ok {
+				up = sp
+			}
+			out = append(out, up)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close stops mirroring the Tree: its Events channels close; paths still held by Node
+// handles or other Trees stay mirrored. Idempotent.
+func (t *Tree) Close() error {
+	g := t.g
+	g.mu.Lock()
+	if t.closed {
+		g.mu.Unlock()
+		t.wg.Wait()
+		return nil
+	}
+	if _, ok := g.trees[t]; ok {
+		delete(g.trees, t)
+		t.releaseAllLocked()
+	}
+	t.closeLocked()
+	g.mu.Unlock()
+	t.wg.Wait()
+	return nil
+}
+
+func (t *Tree) releaseAllLocked() {
+	for _, n := range t.nodes {
+		e := n.e
+		if i := slices.Index(e.trees, t); i >= 0 {
+			e.trees = slices.Delete(e.trees, i, i+1)
+		}
+		for k := range 2 {
+			if n.kinds[k] {
+				t.g.releaseLocked(e, kind(k))
+			}
+		}
+	}
+	t.nodes = map[string]tnode{}
+	t.shared = false
+}
+
+func (t *Tree) closeLocked() {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	close(t.closedCh)
+}
+
+// shutdown runs when the Mirror closes.
+func (t *Tree) shutdown() {
+	t.g.mu.Lock()
+	t.closeLocked()
+	t.g.mu.Unlock()
+	t.wg.Wait()
+}
+
+// Events returns the Tree's events from now on (see the Tree's guarantees for order and
+// conflation). The channel closes when ctx ends, the Tree closes or the Mirror closes.
+func (t *Tree) Events(ctx context.Context) <-chan TreeEvent {
+	if ctx == nil {
+		panic("zkmirror: Tree.Events called with a nil context")
+	}
+	s := &treeSub{ch: make(chan TreeEvent), wake: make(chan struct{}, 1), pend: make(map[string]*pendingEvent)}
+	t.g.mu.Lock()
+	if t.closed {
+		t.g.mu.Unlock()
+		close(s.ch)
+		return s.ch
+	}
+	t.subs[s] = struct{}{}
+	t.wg.Add(1)
+	t.g.mu.Unlock()
+	go t.pump(ctx, s)
+	return s.ch
+}
+
+// treeSub is one Events reader: a queue of pending events, at most one per path.
+type treeSub struct {
+	ch    chan TreeEvent
+	wake  chan struct{}
+	pend  map[string]*pendingEvent
+	order []orderRef
+	head  int
+	seq   uint64
+}
+
+type pendingEvent struct {
+	ev  TreeEvent
+	seq uint64
+}
+
+type orderRef struct {
+	key string
+	seq uint64
+}
+
+func (t *Tree) emitLocked(sp string, ev TreeEvent) {
+	for s := range t.subs {
+		s.push(sp, ev)
+	}
+}
+
+// push merges ev into the pending event of its path, by the conflation rules.
+func (s *treeSub) push(key string, ev TreeEvent) {
+	if p, ok := s.pend[key]; ok && ev.Type != EventResynced {
+		resync := p.ev.Resync || ev.Resync
+		switch {
+		case p.ev.Type == EventCreated && ev.Type == EventDeleted:
+			delete(s.pend, key)
+			return
+		case p.ev.Type == EventCreated:
+			ev.Type = EventCreated
+		case p.ev.Type == EventDeleted && ev.Type == EventCreated:
+			ev.Type = EventChanged
+		}
+		ev.Resync = resync
+		p.ev = ev
+		return
+	}
+	if ev.Type == EventResynced {
+		key = "\x00resynced"
+		if p, ok := s.pend[key]; ok {
+			p.ev = ev
+			return
+		}
+	}
+	s.seq++
+	s.pend[key] = &pendingEvent{ev: ev, seq: s.seq}
+	s.order = append(s.order, orderRef{key, s.seq})
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *treeSub) pop() (TreeEvent, bool) {
+	for s.head < len(s.order) {
+		ref := s.order[s.head]
+		s.order[s.head] = orderRef{}
+		s.head++
+		if p, ok := s.pend[ref.key]; ok && p.seq == ref.seq {
+			delete(s.pend, ref.key)
+			s.compact()
+			return p.ev, true
+		}
+	}
+	s.compact()
+	return TreeEvent{}, false
+}
+
+func (s *treeSub) compact() {
+	if s.head == len(s.order) {
+		s.order = s.order[:0]
+		s.head = 0
+	} else if s.head > 1024 && s.head*2 > len(s.order) {
+		s.order = append(s.order[:0:0], s.order[s.head:]...)
+		s.head = 0
+	}
+}
+
+// pump moves one reader's pending events to its channel.
+func (t *Tree) pump(ctx context.Context, s *treeSub) {
+	defer t.wg.Done()
+	defer close(s.ch)
+	defer func() {
+		t.g.mu.Lock()
+		delete(t.subs, s)
+		t.g.mu.Unlock()
+	}()
+	for {
+		t.g.mu.Lock()
+		ev, ok := s.pop()
+		t.g.mu.Unlock()
+		if !ok {
+			select {
+			case <-s.wake:
+				continue
+			case <-ctx.Done():
+				return
+			case <-t.closedCh:
+				return
+			}
+		}
+		select {
+		case s.ch <- ev:
+		case <-ctx.Done():
+			return
+		case <-t.closedCh:
+			return
+		}
+	}
+}
+
+// String describes the Tree.
+func (t *Tree) String() string {
+	return "zkmirror.Tree(" + strings.TrimSpace(t.root) + ")"
+}

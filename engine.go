@@ -770,12 +770,11 @@ func (g *engine) connectedNow() bool {
 	return g.connected
 }
 
-// close stops the workers and the driver, waits for them and closes every stream. The
-// connection must already be closed, so no read can block.
-func (g *engine) close() {
+// stop tells the workers and the driver to end: no read starts after it. Idempotent.
+func (g *engine) stop() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.closed {
-		g.mu.Unlock()
 		return
 	}
 	g.closed = true
@@ -784,7 +783,12 @@ func (g *engine) close() {
 		stopRetriesLocked(e, kindData)
 		stopRetriesLocked(e, kindChildren)
 	}
-	g.mu.Unlock()
+}
+
+// close stops the engine, waits for its goroutines (the connection must be closed, so no
+// read can block) and closes every stream and Tree.
+func (g *engine) close() {
+	g.stop()
 	g.wg.Wait()
 	g.mu.Lock()
 	var datas []*Stream[Value]
@@ -798,7 +802,7 @@ func (g *engine) close() {
 		}
 	}
 	trees := g.trees
-	g.trees = nil
+	g.trees = map[*Tree]struct{}{}
 	g.mu.Unlock()
 	for t := range trees {
 		t.shutdown()

@@ -283,6 +283,7 @@ func (m *Mirror) Close() error {
 		m.isClosed = true
 		m.mu.Unlock()
 		close(m.closing)
+		m.eng.stop()   // no read starts from now on
 		m.sess.Close() // every blocked request returns; StateClosed is sent
 		m.keeper.close()
 		m.wg.Wait()

@@ -19,7 +19,10 @@ import (
 var zkc *zktest.Cluster
 
 func TestMain(m *testing.M) {
-	zktest.Main(m, zktest.Options{}, func(c *zktest.Cluster) { zkc = c })
+	zktest.Main(m, zktest.Options{}, func(c *zktest.Cluster) {
+		zkc = c
+		servers = c.Addrs()
+	})
 }
 
 type nopLogger struct{}

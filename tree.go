@@ -627,9 +627,17 @@ type treeSub struct {
 	seq   uint64
 }
 
+// pendingEvent is the merged pending event of one path. While the pump offers it to the
+// reader (inflight), later events are also merged separately (after), so that whether the
+// offer is taken or abandoned the reader ends at the right state.
 type pendingEvent struct {
-	ev  TreeEvent
-	seq uint64
+	ev       TreeEvent
+	has      bool // false: the events merged to nothing (Created+Deleted)
+	seq      uint64
+	inflight bool
+	after    TreeEvent
+	hasAfter bool
+	touched  bool // an event arrived while inflight
 }
 
 type orderRef struct {
@@ -643,52 +651,83 @@ func (t *Tree) emitLocked(sp string, ev TreeEvent) {
 	}
 }
 
-// push merges ev into the pending event of its path, by the conflation rules.
-func (s *treeSub) push(key string, ev TreeEvent) {
-	if p, ok := s.pend[key]; ok && ev.Type != EventResynced {
-		resync := p.ev.Resync || ev.Resync
-		switch {
-		case p.ev.Type == EventCreated && ev.Type == EventDeleted:
-			delete(s.pend, key)
-			return
-		case p.ev.Type == EventCreated:
-			ev.Type = EventCreated
-		case p.ev.Type == EventDeleted && ev.Type == EventCreated:
-			ev.Type = EventChanged
-		}
-		ev.Resync = resync
-		p.ev = ev
-		return
+// mergeEvents applies the conflation rules: Created+Changed → Created; Changed+Changed →
+// Changed; Created+Deleted → nothing; Deleted+Created → Changed; anything+Deleted → Deleted.
+func mergeEvents(a TreeEvent, has bool, b TreeEvent) (TreeEvent, bool) {
+	if !has || b.Type == EventResynced {
+		return b, true
 	}
-	if ev.Type == EventResynced {
-		key = "\x00resynced"
-		if p, ok := s.pend[key]; ok {
-			p.ev = ev
-			return
-		}
+	resync := a.Resync || b.Resync
+	switch {
+	case a.Type == EventCreated && b.Type == EventDeleted:
+		return TreeEvent{}, false
+	case a.Type == EventCreated:
+		b.Type = EventCreated
+	case a.Type == EventDeleted && b.Type == EventCreated:
+		b.Type = EventChanged
 	}
-	s.seq++
-	s.pend[key] = &pendingEvent{ev: ev, seq: s.seq}
-	s.order = append(s.order, orderRef{key, s.seq})
+	b.Resync = resync
+	return b, true
+}
+
+func (s *treeSub) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (s *treeSub) pop() (TreeEvent, bool) {
+// push merges ev into the pending event of its path.
+func (s *treeSub) push(key string, ev TreeEvent) {
+	if ev.Type == EventResynced {
+		key = "\x00resynced"
+	}
+	if p, ok := s.pend[key]; ok {
+		p.ev, p.has = mergeEvents(p.ev, p.has, ev)
+		if p.inflight {
+			p.after, p.hasAfter = mergeEvents(p.after, p.hasAfter, ev)
+			p.touched = true
+			s.signal() // the pump offers the merged event instead
+		}
+		return
+	}
+	s.seq++
+	s.pend[key] = &pendingEvent{ev: ev, has: true, seq: s.seq}
+	s.order = append(s.order, orderRef{key, s.seq})
+	s.signal()
+}
+
+// peek returns the oldest pending event and marks it inflight.
+func (s *treeSub) peek() (*pendingEvent, string, bool) {
 	for s.head < len(s.order) {
 		ref := s.order[s.head]
+		if p, ok := s.pend[ref.key]; ok && p.seq == ref.seq {
+			if !p.has {
+				delete(s.pend, ref.key)
+			} else {
+				p.inflight, p.after, p.hasAfter, p.touched = true, TreeEvent{}, false, false
+				return p, ref.key, true
+			}
+		}
 		s.order[s.head] = orderRef{}
 		s.head++
-		if p, ok := s.pend[ref.key]; ok && p.seq == ref.seq {
-			delete(s.pend, ref.key)
-			s.compact()
-			return p.ev, true
-		}
 	}
 	s.compact()
-	return TreeEvent{}, false
+	return nil, "", false
+}
+
+// delivered records that the reader took p's offered event: what arrived meanwhile stays
+// pending, in the same place.
+func (s *treeSub) delivered(key string, p *pendingEvent) {
+	p.inflight = false
+	if p.touched && p.hasAfter {
+		p.ev, p.has = p.after, true
+		return
+	}
+	delete(s.pend, key)
+	s.order[s.head] = orderRef{}
+	s.head++
+	s.compact()
 }
 
 func (s *treeSub) compact() {
@@ -701,7 +740,9 @@ func (s *treeSub) compact() {
 	}
 }
 
-// pump moves one reader's pending events to its channel.
+// pump offers one reader its pending events, oldest path first. An event merged with a
+// newer one while on offer is withdrawn and the merged event offered instead, so a reader
+// that is away gets one event per path.
 func (t *Tree) pump(ctx context.Context, s *treeSub) {
 	defer t.wg.Done()
 	defer close(s.ch)
@@ -712,7 +753,11 @@ func (t *Tree) pump(ctx context.Context, s *treeSub) {
 	}()
 	for {
 		t.g.mu.Lock()
-		ev, ok := s.pop()
+		p, key, ok := s.peek()
+		var ev TreeEvent
+		if ok {
+			ev = p.ev
+		}
 		t.g.mu.Unlock()
 		if !ok {
 			select {
@@ -726,6 +771,13 @@ func (t *Tree) pump(ctx context.Context, s *treeSub) {
 		}
 		select {
 		case s.ch <- ev:
+			t.g.mu.Lock()
+			s.delivered(key, p)
+			t.g.mu.Unlock()
+		case <-s.wake:
+			t.g.mu.Lock()
+			p.inflight = false
+			t.g.mu.Unlock()
 		case <-ctx.Done():
 			return
 		case <-t.closedCh:

@@ -463,3 +463,35 @@ func TestTreeCloseEndsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTreeEventOnOfferConflates: the event offered to a reader that is away is merged with
+// later ones like any pending event.
+func TestTreeEventOnOfferConflates(t *testing.T) {
+	leaktest.Check(t)
+	raw := rawClient(t)
+	root := uniquePath(t)
+	mustCreate(t, raw, root, "")
+	m := connect(t)
+	tr, _ := m.Tree(root)
+	defer tr.Close()
+	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	events := tr.Events(ctxT(t, 30*time.Second))
+	mustCreate(t, raw, root+"/n", "0")
+	time.Sleep(50 * time.Millisecond) // the Created event is on offer
+	for i := 1; i <= 4; i++ {
+		raw.Set(root+"/n", []byte(fmt.Sprint(i)), -1)
+	}
+	eventuallyEqual(t, 10*time.Second, func() map[string]string { return map[string]string{root: "", root + "/n": "4"} }, func() map[string]string { return treeState(tr) })
+	time.Sleep(50 * time.Millisecond)
+	ev := recv(t, events, 5*time.Second)
+	if ev.Type != zkmirror.EventCreated || string(ev.Value.Data) != "4" || ev.Value.Stat.Version != 4 {
+		t.Fatalf("want one Created with the latest value, got %+v", ev)
+	}
+	select {
+	case ev := <-events:
+		t.Fatalf("second event %+v", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -1,0 +1,497 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/zktest"
+	"github.com/zkmirror/zkmirror/leaktest"
+)
+
+// zkc is the standalone server the package's tests share.
+var zkc *zktest.Cluster
+
+func TestMain(m *testing.M) {
+	zktest.Main(m, zktest.Options{}, func(c *zktest.Cluster) { zkc = c })
+}
+
+const wait = 15 * time.Second
+
+// output is an io.Writer safe for concurrent use that a test reads line by line.
+type output struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	cursor int
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+func (o *output) lines() []string {
+	s := o.String()
+	i := strings.LastIndexByte(s, '\n')
+	if i < 0 {
+		return nil
+	}
+	return strings.Split(s[:i], "\n")
+}
+
+// expect waits for a line containing want after those consumed by earlier calls, consumes
+// the lines up to it and returns it.
+func (o *output) expect(t *testing.T, want string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		lines := o.lines()
+		o.mu.Lock()
+		for i := o.cursor; i < len(lines); i++ {
+			if strings.Contains(lines[i], want) {
+				o.cursor = i + 1
+				o.mu.Unlock()
+				return lines[i]
+			}
+		}
+		o.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no line containing %q within %v; output:\n%s", want, timeout, o.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runCmd runs the command to its end and returns its exit code, stdout and stderr.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr output
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// background runs the command until the returned stop function cancels it; stop returns
+// its exit code.
+func background(t *testing.T, stdout, stderr *output, args ...string) (stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, stdout, stderr) }()
+	var once sync.Once
+	var code int
+	stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("zkmirror %v did not return within 30s of being interrupted", args)
+				code = <-done
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// rawClient is a plain go-zookeeper client for writing behind the command's back.
+func rawClient(t *testing.T) *zk.Conn {
+	t.Helper()
+	conn, events, err := zk.Connect(zkc.Addrs(), 5*time.Second, zk.WithLogger(nopLogger{}), zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		for range events {
+		}
+	})
+	deadline := time.After(20 * time.Second)
+	for conn.State() != zk.StateHasSession {
+		select {
+		case <-events:
+		case <-deadline:
+			t.Fatal("raw client: no session")
+		}
+	}
+	return conn
+}
+
+var worldACL = zk.WorldACL(zk.PermAll)
+
+func create(t *testing.T, conn *zk.Conn, path, data string) {
+	t.Helper()
+	if _, err := conn.Create(path, []byte(data), 0, worldACL); err != nil {
+		t.Fatalf("create %s: %v", path, err)
+	}
+}
+
+func uniquePath(t *testing.T) string {
+	return "/" + strings.ReplaceAll(t.Name(), "/", "_") + "-" + time.Now().Format("150405.000000000")
+}
+
+func servers() string { return strings.Join(zkc.Addrs(), ",") }
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestGet(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "hello")
+	if _, err := raw.Set(p, []byte("hello, world"), -1); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCmd(t, "-servers", servers(), "get", p)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	lines := strings.Split(stdout, "\n")
+	if lines[0] != "hello, world" || !strings.Contains(stdout, "\ndataVersion = 1\n") || !strings.Contains(stdout, "\nnumChildren = 0\n") {
+		t.Fatalf("stdout:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "zkmirror: connected") {
+		t.Errorf("the connection is not shown on stderr:\n%s", stderr)
+	}
+
+	// Flags after the command and the path, JSON.
+	code, stdout, stderr = runCmd(t, "get", p, "-json", "-servers", servers())
+	if code != 0 {
+		t.Fatalf("-json: exit %d, stderr:\n%s", code, stderr)
+	}
+	var r record
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("-json output %q: %v", stdout, err)
+	}
+	if r.Path != p || !r.Exists || r.Data == nil || *r.Data != "hello, world" || r.Stat == nil || r.Stat.Version != 1 || r.Stat.DataLength != 12 {
+		t.Fatalf("-json: %s", stdout)
+	}
+	if strings.Count(stdout, "\n") != 1 {
+		t.Fatalf("-json: want one line, got %q", stdout)
+	}
+}
+
+func TestGetBinaryJSON(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "\xff\x00\x01")
+	code, stdout, stderr := runCmd(t, "-servers", servers(), "-json", "get", p)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	var r record
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Data != nil || r.DataBase64 != "/wAB" {
+		t.Fatalf("binary data: %s", stdout)
+	}
+}
+
+func TestGetChildren(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "")
+	for _, name := range []string{"b", "a", "c"} {
+		create(t, raw, p+"/"+name, "")
+	}
+	code, stdout, stderr := runCmd(t, "-servers", servers(), "-children", "get", p)
+	if code != 0 || stdout != "a\nb\nc\n" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, "-servers", servers(), "-children", "-json", "get", p)
+	var r record
+	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil || r.Children == nil || strings.Join(*r.Children, ",") != "a,b,c" || r.Stat.NumChildren != 3 {
+		t.Fatalf("-json: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+}
+
+func TestGetMissing(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	code, stdout, stderr := runCmd(t, "-servers", servers(), "get", p)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "zkmirror: "+p+": no such node") {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCmd(t, "-servers", servers(), "-children", "get", p)
+	if code != 1 || !strings.Contains(stderr, "no such node") {
+		t.Fatalf("-children: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestServersFromEnvironmentAndChroot(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "")
+	create(t, raw, p+"/conf", "inside")
+	t.Setenv("ZOOKEEPER_SERVERS", servers()+p)
+	code, stdout, stderr := runCmd(t, "get", "/conf")
+	if code != 0 || !strings.HasPrefix(stdout, "inside\n") {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+}
+
+func TestNoServer(t *testing.T) {
+	leaktest.Check(t)
+	addr := deadAddr(t)
+	for _, cmd := range []string{"get", "watch", "tree"} {
+		start := time.Now()
+		code, stdout, stderr := runCmd(t, "-servers", addr, "-timeout", "1s", cmd, "/x")
+		if code != 1 || stdout != "" {
+			t.Fatalf("%s: exit %d, stdout %q, stderr:\n%s", cmd, code, stdout, stderr)
+		}
+		if want := "zkmirror: no ZooKeeper server answered at " + addr + " within 1s"; !strings.Contains(stderr, want) {
+			t.Fatalf("%s: stderr lacks %q:\n%s", cmd, want, stderr)
+		}
+		if !strings.Contains(stderr, "zkmirror: connecting to "+addr) {
+			t.Errorf("%s: the connection state is not shown:\n%s", cmd, stderr)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s: took %v with -timeout 1s", cmd, d)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	leaktest.Check(t)
+	dead := deadAddr(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage: zkmirror"},
+		{[]string{"-h"}, 0, "usage: zkmirror"},
+		{[]string{"-nope", "get", "/x"}, 2, "flag provided but not defined: -nope"},
+		{[]string{"frob", "/x"}, 2, `unknown command "frob"`},
+		{[]string{"get"}, 2, "get takes one PATH, got 0 arguments"},
+		{[]string{"get", "/a", "/b"}, 2, "get takes one PATH, got 2 arguments"},
+		{[]string{"get", "x"}, 2, `PATH "x" must start with /`},
+		{[]string{"-servers", dead, "get", "/a/"}, 2, "invalid path"},
+		{[]string{"-timeout", "0", "get", "/x"}, 2, "-timeout must be positive"},
+		{[]string{"-debounce", "1s", "get", "/x"}, 2, "-debounce does not apply to get"},
+		{[]string{"-debounce", "-1s", "watch", "/x"}, 2, "-debounce must not be negative"},
+		{[]string{"-children", "tree", "/x"}, 2, "-children does not apply to tree"},
+		{[]string{"-depth", "1", "get", "/x"}, 2, "-depth applies to tree only"},
+		{[]string{"-servers", ",", "get", "/x"}, 2, "-servers names no server"},
+		{[]string{"-timeout", "soon", "get", "/x"}, 2, "invalid value"},
+	} {
+		code, stdout, stderr := runCmd(t, c.args...)
+		if code != c.code || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("zkmirror %q: exit %d, stdout %q, stderr:\n%s\nwant exit %d and %q", c.args, code, stdout, stderr, c.code, c.want)
+		}
+	}
+}
+
+func TestWatch(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	var stdout, stderr output
+	stop := background(t, &stdout, &stderr, "watch", "-servers", servers(), p)
+
+	stdout.expect(t, p+": missing", wait)
+	stderr.expect(t, "zkmirror: connected", wait)
+	create(t, raw, p, "one")
+	stdout.expect(t, p+": one (version 0)", wait)
+	if _, err := raw.Set(p, []byte("two words"), -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.expect(t, p+": two words (version 1)", wait)
+	if _, err := raw.Set(p, []byte(" padded\n"), -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.expect(t, p+`: " padded\n" (version 2)`, wait)
+	if err := raw.Delete(p, -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.expect(t, p+": missing", wait)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d after an interrupt, stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestWatchChildrenJSON(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "")
+	var stdout, stderr output
+	stop := background(t, &stdout, &stderr, "-servers", servers(), "-json", "-children", "watch", p)
+
+	stdout.expect(t, `"children":[]`, wait)
+	create(t, raw, p+"/x", "")
+	line := stdout.expect(t, `"children":["x"]`, wait)
+	var r record
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Path != p || !r.Exists || r.Stat == nil || r.Stat.NumChildren != 1 || r.Stat.Cversion != 1 {
+		t.Fatalf("%s", line)
+	}
+	if err := raw.Delete(p+"/x", -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Delete(p, -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.expect(t, `{"path":"`+p+`","exists":false}`, wait)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestWatchDebounce(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "0")
+	var stdout, stderr output
+	stop := background(t, &stdout, &stderr, "-servers", servers(), "-debounce", "200ms", "watch", p)
+	stdout.expect(t, p+": 0 (version 0)", wait)
+	for i := 1; i <= 5; i++ {
+		if _, err := raw.Set(p, []byte{byte('0' + i)}, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout.expect(t, p+": 5 (version 5)", wait)
+	time.Sleep(400 * time.Millisecond)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if lines := stdout.lines(); len(lines) != 2 {
+		t.Fatalf("a burst of 5 writes within the debounce period printed more than one line:\n%s", stdout.String())
+	}
+}
+
+func TestTree(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "root")
+	create(t, raw, p+"/a", "A")
+	create(t, raw, p+"/a/x", "AX")
+	create(t, raw, p+"/b", "")
+	var stdout, stderr output
+	stop := background(t, &stdout, &stderr, "-servers", servers(), "tree", p)
+
+	stderr.expect(t, "zkmirror: 4 nodes; watching for changes", wait)
+	want := []string{p + ": root (version 0)", p + "/a: A (version 0)", p + "/a/x: AX (version 0)", p + `/b: "" (version 0)`}
+	if got := stdout.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("listing:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	stdout.cursor = len(want)
+
+	create(t, raw, p+"/b/y", "BY")
+	stdout.expect(t, "created "+p+"/b/y: BY (version 0)", wait)
+	if _, err := raw.Set(p+"/a", []byte("A2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.expect(t, "changed "+p+"/a: A2 (version 1)", wait)
+	if err := raw.Delete(p+"/a/x", -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.expect(t, "deleted "+p+"/a/x", wait)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestTreeJSONDepthAndMissingRoot(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	var stdout, stderr output
+	stop := background(t, &stdout, &stderr, "-servers", servers(), "-json", "-depth", "1", "tree", p)
+
+	stdout.expect(t, `{"event":"node","path":"`+p+`","exists":false}`, wait)
+	stdout.expect(t, `{"event":"synced","path":"`+p+`","exists":false,"nodes":0}`, wait)
+	create(t, raw, p, "r")
+	stdout.expect(t, `{"event":"created","path":"`+p+`","exists":true,"data":"r"`, wait)
+	create(t, raw, p+"/a", "")
+	stdout.expect(t, `{"event":"created","path":"`+p+`/a","exists":true,"data":""`, wait)
+	create(t, raw, p+"/a/deep", "beyond -depth 1") // not mirrored
+	if err := raw.Delete(p+"/a/deep", -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Delete(p+"/a", -1); err != nil {
+		t.Fatal(err)
+	}
+	line := stdout.expect(t, `"path":"`+p+`/a"`, wait)
+	var r record
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Event != "deleted" || r.Exists {
+		t.Fatalf("after deleting %s/a: %s", p, line)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "deep") {
+		t.Fatalf("a node below -depth 1 was shown:\n%s", stdout.String())
+	}
+}
+
+func TestTreeDebounce(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	create(t, raw, p, "")
+	var stdout, stderr output
+	stop := background(t, &stdout, &stderr, "-servers", servers(), "-debounce", "300ms", "tree", p)
+	stderr.expect(t, "1 node; watching", wait)
+	create(t, raw, p+"/first", "")
+	stdout.expect(t, "created "+p+"/first", wait)
+	time.Sleep(50 * time.Millisecond)
+	// The command now pauses after printing that: these changes merge into one event.
+	create(t, raw, p+"/n", "1")
+	for i := 2; i <= 4; i++ {
+		if _, err := raw.Set(p+"/n", []byte{byte('0' + i)}, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout.expect(t, p+"/n: 4 (version 3)", wait)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	// Four writes, merged into fewer lines. (The Tree may hand over one event it took before
+	// the burst ended, hence up to two.)
+	if n := strings.Count(stdout.String(), p+"/n"); n > 2 {
+		t.Fatalf("%d lines about %s/n for 4 writes during a pause, want at most 2:\n%s", n, p, stdout.String())
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/zktest"
+	"github.com/zkmirror/zkmirror/leaktest"
+)
+
+var zkc *zktest.Cluster
+
+func TestMain(m *testing.M) {
+	zktest.Main(m, zktest.Options{}, func(c *zktest.Cluster) { zkc = c })
+}
+
+func TestRun(t *testing.T) {
+	leaktest.Check(t)
+	p := exampletest.UniquePath(t) + "/config"
+	raw := exampletest.RawClient(t, zkc.Addrs())
+	var out exampletest.Output
+	stop := exampletest.Start(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", p, "-debounce", "50ms"}, &out)
+	})
+
+	out.Expect(t, "config: missing", 15*time.Second)
+	exampletest.CreateAll(t, raw, p, []byte(`{"greeting":"hello","workers":2}`))
+	out.Expect(t, "config: {Greeting:hello Workers:2 Debug:false} version 0", 10*time.Second)
+	for _, data := range []string{`{"greeting":"hello","workers":3}`, `{"greeting":"hi","workers":4}`} {
+		if _, err := raw.Set(p, []byte(data), -1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // longer than the debounce period: each state shows
+	}
+	out.Expect(t, "config: {Greeting:hello Workers:3 Debug:false} version 1", 10*time.Second)
+	out.Expect(t, "config: {Greeting:hi Workers:4 Debug:false} version 2", 10*time.Second)
+	if _, err := raw.Set(p, []byte(`not json`), -1); err != nil {
+		t.Fatal(err)
+	}
+	out.Expect(t, "config: invalid (version 3): ", 10*time.Second)
+	if err := raw.Delete(p, -1); err != nil {
+		t.Fatal(err)
+	}
+	out.Expect(t, "config: missing", 10*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("run returned %v after its ctx ended, want nil", err)
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	leaktest.Check(t)
+	ctx := context.Background()
+	if err := run(ctx, []string{"-nope"}, io.Discard); err == nil {
+		t.Fatal("an unknown flag was accepted")
+	}
+	if err := run(ctx, []string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	if err := run(ctx, []string{"extra"}, io.Discard); err == nil {
+		t.Fatal("an extra argument was accepted")
+	}
+	if err := run(ctx, []string{"-servers", zkc.Addrs()[0], "-path", "bad"}, io.Discard); err == nil {
+		t.Fatal("an invalid path was accepted")
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/zktest"
+	"github.com/zkmirror/zkmirror/leaktest"
+)
+
+var zkc *zktest.Cluster
+
+func TestMain(m *testing.M) {
+	zktest.Main(m, zktest.Options{}, func(c *zktest.Cluster) { zkc = c })
+}
+
+func TestRun(t *testing.T) {
+	leaktest.Check(t)
+	p := exampletest.UniquePath(t)
+	raw := exampletest.RawClient(t, zkc.Addrs())
+	exampletest.CreateAll(t, raw, p, []byte("hello"))
+	var out exampletest.Output
+	stop := exampletest.Start(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", p}, &out)
+	})
+	out.Expect(t, p+` = "HELLO" (version 0)`, 15*time.Second)
+
+	// Empty data and a missing node are filtered out; the next state with data shows.
+	if _, err := raw.Set(p, nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := raw.Delete(p, -1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := raw.Create(p, []byte("again"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	out.Expect(t, p+` = "AGAIN" (version 0)`, 10*time.Second)
+	if _, err := raw.Set(p, []byte("world"), -1); err != nil {
+		t.Fatal(err)
+	}
+	out.Expect(t, p+` = "WORLD" (version 1)`, 10*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("run returned %v after its ctx ended, want nil", err)
+	}
+	if lines := out.Lines(); len(lines) != 3 {
+		t.Errorf("want 3 lines (empty data and a missing node filtered out), got:\n%s", out.String())
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	leaktest.Check(t)
+	if err := run(context.Background(), []string{"a"}, &exampletest.Output{}); err == nil {
+		t.Fatal("an extra argument was accepted")
+	}
+}

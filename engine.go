@@ -25,10 +25,9 @@ const (
 // entry is the engine's state for one server path: the watches it believes armed, the reads
 // queued or in flight, the last snapshots and the streams that hold them.
 type entry struct {
-	path  string // on the server
-	upath string // as users see it
+	path string // on the server
 
-	refs    [2]int
+	refs    [2]int32
 	val     *Value    // latest data snapshot, immutable; nil before first contact
 	kv      *Children // latest children snapshot, immutable; nil before first contact
 	dataS   *Stream[Value]
@@ -48,8 +47,20 @@ type entry struct {
 
 	// ZooKeeper sends no watch events to a client without read permission, so a path
 	// that answered ErrNoAuth is read again on a slow, growing timer until it recovers.
-	retry      [2]*time.Timer
-	retryDelay [2]time.Duration
+	retry *noAuthRetry // nil unless a read answered ErrNoAuth
+}
+
+type noAuthRetry struct {
+	timer [2]*time.Timer
+	delay [2]time.Duration
+}
+
+// userPath is the entry's path as users see it.
+func (g *engine) userPath(e *entry) string {
+	if up, ok := g.root.toUser(e.path); ok {
+		return up
+	}
+	return e.path
 }
 
 const (
@@ -124,7 +135,7 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 	if g.closed {
 		return nil, newErr("node", upath, ErrClosed, nil)
 	}
-	e := g.acquireLocked(spath, upath, k)
+	e := g.acquireLocked(spath, k)
 	switch k {
 	case kindData:
 		if e.dataS == nil {
@@ -147,10 +158,10 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 }
 
 // acquireLocked adds a holder of the path's kind; the first one queues its first read.
-func (g *engine) acquireLocked(spath, upath string, k kind) *entry {
+func (g *engine) acquireLocked(spath string, k kind) *entry {
 	e := g.entries[spath]
 	if e == nil {
-		e = &entry{path: spath, upath: upath}
+		e = &entry{path: spath}
 		g.entries[spath] = e
 	}
 	e.refs[k]++
@@ -192,7 +203,9 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 	}
 	e.resync[k] = false
 	stopRetriesLocked(e, k)
-	e.retryDelay[k] = 0
+	if e.retry != nil {
+		e.retry.delay[k] = 0
+	}
 	if e.refs[kindData] == 0 && e.refs[kindChildren] == 0 && g.entries[e.path] == e {
 		delete(g.entries, e.path)
 	}
@@ -469,28 +482,34 @@ func (g *engine) work() {
 // path the mirror may not read.
 func (g *engine) scheduleRetryLocked(e *entry, k kind, noAuth bool) {
 	if !noAuth {
-		if e.retry[k] != nil {
-			e.retry[k].Stop()
-			e.retry[k] = nil
+		if e.retry != nil {
+			stopRetriesLocked(e, k)
+			e.retry.delay[k] = 0
+			if e.retry.delay == [2]time.Duration{} {
+				e.retry = nil
+			}
 		}
-		e.retryDelay[k] = 0
 		return
 	}
-	if e.retry[k] != nil || g.closed {
+	if e.retry == nil {
+		e.retry = &noAuthRetry{}
+	}
+	r := e.retry
+	if r.timer[k] != nil || g.closed {
 		return
 	}
-	d := e.retryDelay[k]
+	d := r.delay[k]
 	switch {
 	case d == 0:
 		d = noAuthRetryMin
 	case d < noAuthRetryMax:
 		d = min(2*d, noAuthRetryMax)
 	}
-	e.retryDelay[k] = d
-	e.retry[k] = time.AfterFunc(d, func() {
+	r.delay[k] = d
+	r.timer[k] = time.AfterFunc(d, func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		e.retry[k] = nil
+		r.timer[k] = nil
 		if !g.closed && e.refs[k] > 0 {
 			g.enqueueLocked(e, k)
 		}
@@ -498,9 +517,9 @@ func (g *engine) scheduleRetryLocked(e *entry, k kind, noAuth bool) {
 }
 
 func stopRetriesLocked(e *entry, k kind) {
-	if e.retry[k] != nil {
-		e.retry[k].Stop()
-		e.retry[k] = nil
+	if e.retry != nil && e.retry.timer[k] != nil {
+		e.retry.timer[k].Stop()
+		e.retry.timer[k] = nil
 	}
 }
 
@@ -597,7 +616,7 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 	resync := e.resync[k]
 	switch k {
 	case kindData:
-		v := Value{Path: e.upath, Data: r.data, Stat: r.stat, Exists: r.exists, Err: r.err}
+		v := Value{Path: g.userPath(e), Data: r.data, Stat: r.stat, Exists: r.exists, Err: r.err}
 		ok, publish := g.admit(e, k, v.Exists, v.Stat.Czxid, v.Stat.Mzxid, v.Err, resync, seq, true)
 		if !ok {
 			return false
@@ -615,7 +634,7 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 			g.publishDataLocked(e, v)
 		}
 	case kindChildren:
-		c := Children{Path: e.upath, Names: r.names, Stat: r.stat, Exists: r.exists, Err: r.err}
+		c := Children{Path: g.userPath(e), Names: r.names, Stat: r.stat, Exists: r.exists, Err: r.err}
 		ok, publish := g.admit(e, k, c.Exists, c.Stat.Czxid, c.Stat.Pzxid, c.Err, resync, seq, true)
 		if !ok {
 			return false
@@ -720,7 +739,7 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 		}
 		_, publish := g.admit(e, k, exists, st.Czxid, st.Mzxid, nil, false, 0, false)
 		if publish == pubNew {
-			g.publishDataLocked(e, Value{Path: e.upath, Data: data, Stat: st, Exists: exists})
+			g.publishDataLocked(e, Value{Path: g.userPath(e), Data: data, Stat: st, Exists: exists})
 		}
 	case kindChildren:
 		if e.kv == nil {
@@ -728,7 +747,7 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 		}
 		_, publish := g.admit(e, k, exists, st.Czxid, st.Pzxid, nil, false, 0, false)
 		if publish == pubNew {
-			g.publishKidsLocked(e, Children{Path: e.upath, Names: names, Stat: st, Exists: exists})
+			g.publishKidsLocked(e, Children{Path: g.userPath(e), Names: names, Stat: st, Exists: exists})
 		}
 	}
 	e.writeMark = g.readSeq

@@ -224,11 +224,10 @@ func (t *Tree) addLocked(sp string, depth int) {
 	n := tnode{depth: int32(depth)}
 	n.kinds[kindData] = !t.cfg.namesOnly
 	n.kinds[kindChildren] = t.cfg.namesOnly || t.cfg.maxDepth < 0 || depth < t.cfg.maxDepth
-	up := t.userPath(sp)
 	var e *entry
 	for k := range 2 {
 		if n.kinds[k] {
-			e = t.g.acquireLocked(sp, up, kind(k))
+			e = t.g.acquireLocked(sp, kind(k))
 			if !t.isSynced {
 				t.pendingInit++
 			}

@@ -33,7 +33,7 @@ type Stream[T any] struct {
 	has    bool
 	closed bool
 	first  chan struct{} // closed at the first value or at close
-	subs   map[*mailbox[T]]struct{}
+	subs   []*mailbox[T] // each mailbox knows its index, for O(1) removal
 }
 
 // mailbox is one subscriber's one-slot channel.
@@ -41,12 +41,13 @@ type mailbox[T any] struct {
 	ch     chan T
 	notify func()      // called after each delivery (watcher dispatch); may be nil
 	stop   func() bool // stops the context.AfterFunc
+	idx    int         // position in the stream's subs
 	onEnd  func()      // called once, outside the lock, when the subscription ends
 	ended  bool
 }
 
 func newStream[T any](merge func(newer, older T) T) *Stream[T] {
-	return &Stream[T]{merge: merge, first: make(chan struct{}), subs: make(map[*mailbox[T]]struct{})}
+	return &Stream[T]{merge: merge, first: make(chan struct{})}
 }
 
 // NewStream returns an empty Stream and the Publisher that feeds it. Values published replace
@@ -139,7 +140,8 @@ func (s *Stream[T]) subscribe(ctx context.Context, mb *mailbox[T]) {
 		}
 		return
 	}
-	s.subs[mb] = struct{}{}
+	mb.idx = len(s.subs)
+	s.subs = append(s.subs, mb)
 	if s.has {
 		mb.ch <- s.latest
 		if mb.notify != nil {
@@ -160,7 +162,11 @@ func (s *Stream[T]) unsubscribe(mb *mailbox[T]) {
 		return
 	}
 	mb.ended = true
-	delete(s.subs, mb)
+	last := len(s.subs) - 1
+	s.subs[mb.idx] = s.subs[last]
+	s.subs[mb.idx].idx = mb.idx
+	s.subs[last] = nil
+	s.subs = s.subs[:last]
 	close(mb.ch)
 	if mb.stop != nil {
 		mb.stop()
@@ -183,7 +189,7 @@ func (s *Stream[T]) publish(v T) {
 	default:
 		close(s.first)
 	}
-	for mb := range s.subs {
+	for _, mb := range s.subs {
 		if mb.put(v, s.merge) && s.conflated != nil {
 			s.conflated.Add(1)
 		}
@@ -229,7 +235,7 @@ func (s *Stream[T]) close() {
 	subs := s.subs
 	s.subs = nil
 	var ends []func()
-	for mb := range subs {
+	for _, mb := range subs {
 		mb.ended = true
 		close(mb.ch)
 		if mb.stop != nil {

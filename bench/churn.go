@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkmirror/zkmirror"
+)
+
+// churnCheck records what an observer holds for every node and when it got it.
+type churnCheck struct {
+	mu     sync.Mutex
+	cur    [][]byte
+	at     []int64 // mono() when cur was observed
+	seen   int     // nodes with a first value
+	first  chan struct{}
+	expect [][]byte // final values, once the writers stopped
+	left   int      // nodes not yet at their final value
+	done   chan struct{}
+}
+
+func newChurnCheck(n int) *churnCheck {
+	return &churnCheck{cur: make([][]byte, n), at: make([]int64, n), first: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (c *churnCheck) observe(i int, data []byte) {
+	t := mono()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur[i] == nil {
+		c.seen++
+		if c.seen == len(c.cur) {
+			close(c.first)
+		}
+	}
+	if !bytes.Equal(c.cur[i], data) { // the time a node got its value, not a re-read of it
+		c.cur[i], c.at[i] = data, t
+	}
+	if c.expect != nil && c.left > 0 && bytes.Equal(data, c.expect[i]) {
+		c.left--
+		if c.left == 0 {
+			close(c.done)
+		}
+	}
+}
+
+// final sets the final values and returns a channel closed when every node holds its own.
+func (c *churnCheck) final(expect [][]byte) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expect = expect
+	for i := range expect {
+		if !bytes.Equal(c.cur[i], expect[i]) {
+			c.left++
+		}
+	}
+	if c.left == 0 {
+		close(c.done)
+	}
+	return c.done
+}
+
+func (c *churnCheck) get(i int) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur[i]
+}
+
+// prefix shortens data for messages.
+func prefix(b []byte) []byte { return b[:min(len(b), 24)] }
+
+// lastArrival is the latest time a node got its final value.
+func (c *churnCheck) lastArrival() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var last int64
+	for _, t := range c.at {
+		last = max(last, t)
+	}
+	return last
+}
+
+// runChurn: writers update many nodes as fast as they can; how far behind is the observer
+// when they stop, and does it end equal to the server?
+func runChurn(e *env) error {
+	const scn = "churn"
+	root := benchRoot + "/churn"
+	n, nw := e.sz.churnNodes, e.sz.churnWriters
+	if err := ensureChildren(e.ctx, e.admin.Conn, root, n, func(int) []byte { return labeled("start") }); err != nil {
+		return err
+	}
+	paths := childPaths(root, n)
+	writers := make([]*rawConn, nw)
+	for i := range writers {
+		w, err := dialRaw(e.ctx, e.servers, 10*time.Second, nil)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		writers[i] = w
+	}
+	round := 0
+
+	err := e.repeat(scn, "", []string{"mirror", "raw"}, 5, func(ctx context.Context, side string, r rep) error {
+		round++
+		chk := newChurnCheck(n)
+		var wg sync.WaitGroup
+		var stop func()
+		var nodes []*zkmirror.Node
+		var reads func() int64 // reads the observer has issued so far
+		switch side {
+		case "mirror":
+			m, err := connectMirror(ctx, e.servers)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			reads = func() int64 { return m.Stats().Reads }
+			wctx, cancel := context.WithCancel(ctx)
+			for i, p := range paths {
+				nd, err := m.Node(p)
+				if err != nil {
+					cancel()
+					return err
+				}
+				nodes = append(nodes, nd)
+				ch := nd.Watch(wctx)
+				wg.Go(func() {
+					for v := range ch {
+						chk.observe(i, v.Data)
+					}
+				})
+			}
+			stop = func() { cancel(); wg.Wait() }
+		case "raw":
+			conn, err := dialRaw(ctx, e.servers, 10*time.Second, nil)
+			if err != nil {
+				return err
+			}
+			quit := make(chan struct{})
+			var n atomic.Int64
+			reads = n.Load
+			for i, p := range paths {
+				wg.Go(func() {
+					getwLoop(conn.Conn, p, quit, func(d []byte) {
+						n.Add(1)
+						chk.observe(i, d)
+					})
+				})
+			}
+			stop = func() { close(quit); wg.Wait(); conn.close() }
+		}
+		defer stop()
+		if err := waitFor(ctx, chk.first, 60*time.Second, "first values"); err != nil {
+			return err
+		}
+
+		// The writers: writer w owns nodes w, w+nw, …
+		last := make([][]byte, n)
+		lastAck := make([]int64, nw)
+		writes := make([]int, nw)
+		errs := make([]error, nw)
+		reads0 := reads()
+		end := time.Now().Add(e.sz.churnFor)
+		var ww sync.WaitGroup
+		t0 := time.Now()
+		for w := range nw {
+			ww.Go(func() {
+				k := 0
+				for time.Now().Before(end) && ctx.Err() == nil {
+					for i := w; i < n; i += nw {
+						k++
+						d := labeled("r" + strconv.Itoa(round) + "-w" + strconv.Itoa(w) + "-" + strconv.Itoa(k))
+						if _, err := writers[w].Set(paths[i], d, -1); err != nil {
+							errs[w] = fmt.Errorf("writer %d: set %s: %w", w, paths[i], err)
+							return
+						}
+						last[i] = d
+						writes[w]++
+						lastAck[w] = mono()
+						if !time.Now().Before(end) {
+							break
+						}
+					}
+				}
+			})
+		}
+		ww.Wait()
+		elapsed := time.Since(t0)
+		var stopAt int64
+		total := 0
+		for w := range nw {
+			if errs[w] != nil {
+				return errs[w]
+			}
+			stopAt = max(stopAt, lastAck[w])
+			total += writes[w]
+		}
+		expect := make([][]byte, n)
+		for i := range expect {
+			expect[i] = last[i]
+			if expect[i] == nil { // never written this round (tiny -quick runs)
+				expect[i] = labeled("start")
+				if round > 1 {
+					return fmt.Errorf("node %d not written", i)
+				}
+			}
+		}
+		if err := waitFor(ctx, chk.final(expect), 60*time.Second, "the observer to catch up"); err != nil {
+			return err
+		}
+		lag := time.Duration(max(0, chk.lastArrival()-stopAt))
+		issued := reads() - reads0
+
+		// Final state: the mirror's own Value against a fresh read from the server.
+		var mismatches atomic.Int64
+		var firstMismatch atomic.Pointer[string]
+		if err := pipelined(ctx, n, readConcurrency, func(i int) error {
+			data, _, err := e.admin.Get(paths[i])
+			if err != nil {
+				return err
+			}
+			held := chk.get(i)
+			if nodes != nil {
+				v, err := nodes[i].Value(ctx)
+				if err != nil {
+					return err
+				}
+				held = v.Data
+			}
+			if !bytes.Equal(held, data) || !bytes.Equal(data, expect[i]) {
+				mismatches.Add(1)
+				msg := fmt.Sprintf("%s: observer %q, server %q, last written %q", paths[i], prefix(held), prefix(data), prefix(expect[i]))
+				firstMismatch.CompareAndSwap(nil, &msg)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("final state: %w", err)
+		}
+		match := 1.0
+		if k := mismatches.Load(); k > 0 {
+			match = 0
+			logf("churn: %s: %d nodes differ from the server, e.g. %s", side, k, *firstMismatch.Load())
+		}
+		e.put(scn, "", side, r, "lag", "s", lag.Seconds())
+		e.put(scn, "", side, r, "writes/s", "1/s", float64(total)/elapsed.Seconds())
+		e.put(scn, "", side, r, "final matches", "bool", match)
+		e.put(scn, "", side, r, "reads/write", "x", float64(issued)/float64(total))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	label := fmt.Sprintf("%d writers × %d nodes:", nw, n)
+	e.rec.summarize(scn, "", "mirror", "raw", "lag", label+" lag when writers stop", "s", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "writes/s", "writes/s while observed", "1/s", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "reads/write", "observer reads per write", "x", nil, "")
+	tg := valueEquals(1, "bool")
+	e.rec.summarize(scn, "", "mirror", "raw", "final matches", "final state equals server", "bool", &tg, "")
+	return nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror"
+)
+
+// runSync: the initial load of a node with many children, as a Tree and with MaxDepth(1).
+func runSync(e *env) error {
+	const scn = "sync"
+	root := benchRoot + "/sync"
+	if err := ensureChildren(e.ctx, e.admin.Conn, root, e.sz.syncChildren, func(int) []byte { return labeled("sync") }); err != nil {
+		return err
+	}
+	_, st, err := e.admin.Get(root)
+	if err != nil {
+		return err
+	}
+	children := int(st.NumChildren)
+
+	for _, variant := range []struct {
+		name  string
+		depth int // -1: unlimited
+		label string
+	}{
+		{"tree", -1, fmt.Sprintf("%d children, Tree: data+children watches", children)},
+		{"depth1", 1, fmt.Sprintf("%d children, MaxDepth(1): data watches", children)},
+	} {
+		err := e.repeat(scn, variant.name, []string{"mirror", "raw"}, 15, func(ctx context.Context, side string, r rep) error {
+			var d time.Duration
+			var err error
+			switch side {
+			case "mirror":
+				d, err = syncMirror(ctx, e.servers, root, variant.depth, children+1)
+			case "raw":
+				d, err = syncRaw(ctx, e.servers, root, variant.depth < 0, children)
+			}
+			if err != nil {
+				return err
+			}
+			e.put(scn, variant.name, side, r, "sync", "s", d.Seconds())
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		tg := ratioAtMost(1.1)
+		e.rec.summarize(scn, variant.name, "mirror", "raw", "sync", variant.label, "s", &tg, "")
+	}
+	return nil
+}
+
+// syncMirror times Mirror.Tree to Tree.Synced on a connected Mirror.
+func syncMirror(ctx context.Context, servers []string, root string, depth, want int) (time.Duration, error) {
+	m, err := connectMirror(ctx, servers)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	var opts []zkmirror.TreeOption
+	if depth >= 0 {
+		opts = append(opts, zkmirror.MaxDepth(depth))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	t, err := m.Tree(root, opts...)
+	if err != nil {
+		return 0, err
+	}
+	defer t.Close()
+	if err := t.Synced(sctx); err != nil {
+		return 0, err
+	}
+	d := time.Since(t0)
+	if n := t.Len(); n != want {
+		return 0, fmt.Errorf("tree holds %d nodes, want %d", n, want)
+	}
+	return d, nil
+}
+
+// rawRead is one node's state as the raw client keeps it.
+type rawRead struct {
+	data []byte
+	stat zk.Stat
+	kids []string
+}
+
+// syncRaw is the raw client's initial load: ChildrenW and GetW on the root, then GetW
+// (and ChildrenW when full) on every child, as separate requests pipelined 64 deep.
+func syncRaw(ctx context.Context, servers []string, root string, full bool, want int) (time.Duration, error) {
+	conn, err := dialRaw(ctx, servers, 10*time.Second, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.close()
+	t0 := time.Now()
+	var top rawRead
+	names, st, _, err := conn.ChildrenW(root)
+	if err != nil {
+		return 0, err
+	}
+	top.kids, top.stat = names, *st
+	if top.data, st, _, err = conn.GetW(root); err != nil {
+		return 0, err
+	}
+	top.stat = *st
+	nodes := make([]rawRead, len(names))
+	ops := len(names)
+	if full {
+		ops *= 2
+	}
+	err = pipelined(ctx, ops, readConcurrency, func(i int) error {
+		j := i % len(names)
+		p := root + "/" + names[j]
+		if i < len(names) {
+			data, st, _, err := conn.GetW(p)
+			if err != nil {
+				return err
+			}
+			nodes[j].data, nodes[j].stat = data, *st
+			return nil
+		}
+		kids, _, _, err := conn.ChildrenW(p)
+		nodes[j].kids = kids
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	d := time.Since(t0)
+	if len(nodes) != want {
+		return 0, fmt.Errorf("read %d children, want %d", len(nodes), want)
+	}
+	return d, nil
+}

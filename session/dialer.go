@@ -104,12 +104,15 @@ func (c *boundedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// SetReadDeadline caps every read deadline, including "none", at the bound from now.
-// go-zookeeper always sets a fresh deadline before waiting for the next packet, so the cap
-// only shortens waits that would otherwise be unbounded or several session timeouts long.
+// SetReadDeadline caps every read deadline at the bound from now. go-zookeeper sets a fresh
+// deadline before waiting for each packet and clears it (zero) before reading the packet's
+// body; the clear is ignored, so the body read stays bounded by the deadline set for the
+// packet, and no timer is re-armed per packet.
 func (c *boundedConn) SetReadDeadline(t time.Time) error {
-	limit := time.Now().Add(c.owner.bound())
-	if t.IsZero() || t.After(limit) {
+	if t.IsZero() {
+		return nil
+	}
+	if limit := time.Now().Add(c.owner.bound()); t.After(limit) {
 		t = limit
 	}
 	return c.Conn.SetReadDeadline(t)

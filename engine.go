@@ -441,7 +441,6 @@ func (g *engine) work() {
 		e.reading[k] = true
 		g.readSeq++
 		seq, sid := g.readSeq, g.readySID
-		needExists := k == kindChildren && e.refs[kindData] == 0
 		g.mu.Unlock()
 
 		g.reads.Add(1)
@@ -449,7 +448,7 @@ func (g *engine) work() {
 		if k == kindData {
 			r = g.readData(e.path)
 		} else {
-			r = g.readChildren(e.path, needExists)
+			r = g.readChildren(e.path)
 		}
 		// A request queued while the session changed may have been answered by the new
 		// session before its Sync: such an answer is not trusted.
@@ -564,7 +563,7 @@ func (g *engine) readData(path string) readResult {
 	return readResult{err: zk.ErrConnectionClosed} // churned too fast; try again
 }
 
-func (g *engine) readChildren(path string, needExists bool) readResult {
+func (g *engine) readChildren(path string) readResult {
 	for range 8 {
 		names, st, _, err := g.conn.ChildrenW(path)
 		switch {
@@ -576,10 +575,9 @@ func (g *engine) readChildren(path string, needExists bool) readResult {
 			}
 			return readResult{exists: true, names: names, stat: statFrom(st)}
 		case errors.Is(err, zk.ErrNoNode):
-			if !needExists {
-				// The data kind's exists watch reports the creation.
-				return readResult{}
-			}
+			// Arm an exists watch even when the data kind is held: its concurrent read may
+			// have found the node created meanwhile and armed only a data watch. The server
+			// keeps one exists watch per path and connection however often it is asked.
 			ok, _, _, err := g.conn.ExistsW(path)
 			if err != nil {
 				return readResult{err: err}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -114,7 +117,18 @@ func wrapZK(op, path string, err error) error {
 	if kind, ok := zkErrKinds[err]; ok {
 		return newErr(op, path, kind, err)
 	}
+	if isSocketErr(err) {
+		return newErr(op, path, ErrConnectionLoss, err)
+	}
 	return fmt.Errorf("%s %s: %w", op, path, err)
+}
+
+// isSocketErr reports whether err is a socket error go-zookeeper passed through as it was
+// (a write on a connection that just broke).
+func isSocketErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // isConnErr reports whether err means the request did not get a definite answer because the
@@ -122,5 +136,5 @@ func wrapZK(op, path string, err error) error {
 func isConnErr(err error) bool {
 	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
 		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved) ||
-		errors.Is(err, zk.ErrClosing)
+		errors.Is(err, zk.ErrClosing) || errors.Is(err, ErrConnectionLoss) || isSocketErr(err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkmirror/zkmirror/session"
@@ -129,6 +130,18 @@ func (k *keeper) pause(spath string) func(deleted bool) {
 	}
 }
 
+// recheckSoon wakes the keeper again after a short pause, so a node deleted as fast as it
+// is re-created is retried without spinning.
+func (k *keeper) recheckSoon() {
+	t := time.NewTimer(50 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		k.poke()
+	case <-k.quit:
+	}
+}
+
 func (k *keeper) loop() {
 	defer close(k.done)
 	for {
@@ -180,6 +193,11 @@ func (k *keeper) check() {
 		case err == nil:
 			k.m.log.Info("re-created kept node", "path", kn.node.path, "session", sid)
 			k.m.readBack(kn.spath, true)
+			// Deleted again before the mirror saw it exist: absent then absent is no change,
+			// so no snapshot would wake the keeper. Look again.
+			if v, ok := kn.node.data.Latest(); ok && !v.Exists {
+				k.recheckSoon()
+			}
 		case errors.Is(err, zk.ErrNodeExists):
 			// Another session holds it, or our snapshot is behind; the watch tells.
 		default:

@@ -615,52 +615,56 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 	switch k {
 	case kindData:
 		v := Value{Path: g.userPath(e), Data: r.data, Stat: r.stat, Exists: r.exists, Err: r.err}
-		ok, publish := g.admit(e, k, v.Exists, v.Stat.Czxid, v.Stat.Mzxid, v.Err, resync, seq, true)
-		if !ok {
+		verdict := g.admit(e, k, v.Exists, v.Stat.Czxid, v.Stat.Mzxid, v.Err, resync, seq, true)
+		if verdict == readAgain {
 			return false
 		}
 		if resync {
 			e.resync[k] = false
 			v.Resync = true
 		}
-		if publish != nil {
-			if !*publish {
-				// an older state: re-emit ours flagged Resync
-				v = *e.val
-				v.Resync = true
-			}
+		switch verdict {
+		case emitNew:
+			g.publishDataLocked(e, v)
+		case emitCurrent:
+			v = *e.val
+			v.Resync = true
 			g.publishDataLocked(e, v)
 		}
 	case kindChildren:
 		c := Children{Path: g.userPath(e), Names: r.names, Stat: r.stat, Exists: r.exists, Err: r.err}
-		ok, publish := g.admit(e, k, c.Exists, c.Stat.Czxid, c.Stat.Pzxid, c.Err, resync, seq, true)
-		if !ok {
+		verdict := g.admit(e, k, c.Exists, c.Stat.Czxid, c.Stat.Pzxid, c.Err, resync, seq, true)
+		if verdict == readAgain {
 			return false
 		}
 		if resync {
 			e.resync[k] = false
 			c.Resync = true
 		}
-		if publish != nil {
-			if !*publish {
-				c = *e.kv
-				c.Resync = true
-			}
+		switch verdict {
+		case emitNew:
+			g.publishKidsLocked(e, c)
+		case emitCurrent:
+			c = *e.kv
+			c.Resync = true
 			g.publishKidsLocked(e, c)
 		}
 	}
 	return true
 }
 
-var (
-	pubNew = func() *bool { b := true; return &b }()
-	pubOld = func() *bool { b := false; return &b }()
+// verdict is what admit decides about a new state.
+type verdict int
+
+const (
+	keepCurrent verdict = iota // nothing to emit
+	emitNew                    // emit the new state
+	emitCurrent                // the new state is older: emit the current one, flagged Resync
+	readAgain                  // the state cannot be trusted: read the path again
 )
 
-// admit decides what a new state means against the last one. trusted is false when the
-// state must be read again; publish is nil (nothing to emit), pubNew (emit it) or pubOld
-// (during a resync: the read is older, emit the current state flagged Resync).
-func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) (trusted bool, publish *bool) {
+// admit decides what a new state means against the last one, by the monotonic rules.
+func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) verdict {
 	var curExists, has bool
 	var curC, curZ int64
 	var curErr error
@@ -674,49 +678,49 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Pzxid, cur.Err
 		}
 	}
-	stale := func() (bool, *bool) {
+	stale := func() verdict {
 		if resync {
-			return true, pubOld
+			return emitCurrent
 		}
-		return true, nil
+		return keepCurrent
 	}
 	if exists && e.tomb != 0 && czxid <= e.tomb {
 		if !has {
-			return false, nil // first contact with a stale answer: read again
+			return readAgain // first contact with a stale answer: read again
 		}
 		return stale()
 	}
 	if !has {
 		if !exists && fromRead && seq <= e.writeMark {
-			return false, nil
+			return readAgain
 		}
-		return true, pubNew
+		return emitNew
 	}
 	switch {
 	case exists && curExists:
 		if zxidAfter(czxid, zxid, curC, curZ) {
-			return true, pubNew
+			return emitNew
 		}
 		if czxid == curC && zxid == curZ {
 			if resync || errKey(err) != errKey(curErr) {
-				return true, pubNew
+				return emitNew
 			}
-			return true, nil
+			return keepCurrent
 		}
 		return stale()
 	case exists && !curExists:
-		return true, pubNew
+		return emitNew
 	case !exists && curExists:
 		if fromRead && seq <= e.writeMark {
-			return false, nil
+			return readAgain
 		}
 		e.tomb = max(e.tomb, curC)
-		return true, pubNew
+		return emitNew
 	default: // absent and absent
 		if resync || errKey(err) != errKey(curErr) {
-			return true, pubNew
+			return emitNew
 		}
-		return true, nil
+		return keepCurrent
 	}
 }
 
@@ -735,16 +739,14 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 		if e.val == nil {
 			return
 		}
-		_, publish := g.admit(e, k, exists, st.Czxid, st.Mzxid, nil, false, 0, false)
-		if publish == pubNew {
+		if g.admit(e, k, exists, st.Czxid, st.Mzxid, nil, false, 0, false) == emitNew {
 			g.publishDataLocked(e, Value{Path: g.userPath(e), Data: data, Stat: st, Exists: exists})
 		}
 	case kindChildren:
 		if e.kv == nil {
 			return
 		}
-		_, publish := g.admit(e, k, exists, st.Czxid, st.Pzxid, nil, false, 0, false)
-		if publish == pubNew {
+		if g.admit(e, k, exists, st.Czxid, st.Pzxid, nil, false, 0, false) == emitNew {
 			g.publishKidsLocked(e, Children{Path: g.userPath(e), Names: names, Stat: st, Exists: exists})
 		}
 	}

@@ -20,8 +20,10 @@ zk:
 vet:
 	$(GO) vet ./...
 
+# One package at a time: several packages run ZooKeeper servers, and on a small machine their
+# fault tests are fairer without each other's load.
 test: vet
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 # The fault-injection suite with 50 trials (make test runs 3); ZKMIRROR_CHAOS_SEED replays one.
 chaos: zk

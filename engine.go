@@ -1,7 +1,6 @@
 package zkmirror
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -102,7 +101,6 @@ type engine struct {
 	resyncPending bool
 	rearmAll      bool
 	readSeq       uint64
-	onResynced    []func()           // run by the driver after each resync
 	trees         map[*Tree]struct{} // open Trees
 
 	// counters for Stats
@@ -361,14 +359,10 @@ func (g *engine) driver() {
 		g.rearmAll = false
 		g.ready, g.readySID = true, sid
 		g.spawnLocked()
-		hooks := g.onResynced
 		g.mu.Unlock()
 		if pending {
 			g.resyncs.Add(1)
 			g.log.Info("resync started", "paths", n)
-			for _, f := range hooks {
-				f()
-			}
 		} else {
 			g.log.Info("watches re-armed after a failed re-send", "paths", n)
 		}
@@ -782,13 +776,6 @@ func (g *engine) mirrored(spath string, k kind) bool {
 	return e.kv != nil
 }
 
-// connectedNow reports whether a session is established.
-func (g *engine) connectedNow() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.connected
-}
-
 // stop tells the workers and the driver to end: no read starts after it. Idempotent.
 func (g *engine) stop() {
 	g.mu.Lock()
@@ -831,15 +818,5 @@ func (g *engine) close() {
 	}
 	for _, s := range kids {
 		s.close()
-	}
-}
-
-// waitCtx is a helper for blocking calls: it returns ctx's error as ErrTimeout.
-func waitCtx(ctx context.Context, op, path string, ch <-chan struct{}) error {
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return timeoutErr(op, path, ctx)
 	}
 }

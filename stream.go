@@ -250,10 +250,3 @@ func (s *Stream[T]) close() {
 		f()
 	}
 }
-
-// subscribers returns the number of live subscriptions.
-func (s *Stream[T]) subscribers() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.subs)
-}

@@ -6,7 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strings"
+	"strconv"
 	"sync"
 )
 
@@ -61,29 +61,7 @@ func (t EventType) String() string {
 	case EventResynced:
 		return "Resynced"
 	}
-	return "EventType(" + itoa(int(t)) + ")"
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // TreeEvent is one change in a Tree. Value is the node's snapshot after the change
@@ -787,5 +765,5 @@ func (t *Tree) pump(ctx context.Context, s *treeSub) {
 
 // String describes the Tree.
 func (t *Tree) String() string {
-	return "zkmirror.Tree(" + strings.TrimSpace(t.root) + ")"
+	return "zkmirror.Tree(" + t.root + ")"
 }

@@ -77,18 +77,6 @@ func (s *sockets) closeAll() {
 	}
 }
 
-// cutAll closes every open connection but keeps dialing allowed: go-zookeeper then
-// reconnects, within the same session if the server still has it.
-func (s *sockets) cutAll() {
-	s.mu.Lock()
-	conns := s.conns
-	s.conns = make(map[*boundedConn]struct{})
-	s.mu.Unlock()
-	for c := range conns {
-		c.Conn.Close()
-	}
-}
-
 type boundedConn struct {
 	net.Conn
 	owner *sockets

@@ -171,17 +171,6 @@ func (s *Session) State() State {
 	return s.state
 }
 
-// Current returns the current state as a Transition.
-func (s *Session) Current() Transition {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := Transition{State: s.state, Generation: s.generation, At: time.Now()}
-	if s.state == StateConnected {
-		t.SessionID = s.sessionID
-	}
-	return t
-}
-
 // DisconnectedSince returns when the connection dropped, or the zero time while connected
 // (and before the first connection attempt failed).
 func (s *Session) DisconnectedSince() time.Time {
@@ -203,10 +192,6 @@ func (s *Session) SessionTimeout() time.Duration {
 func (s *Session) ioBound() time.Duration {
 	return max(s.SessionTimeout(), time.Second)
 }
-
-// CutConnections closes the current sockets; go-zookeeper reconnects within the session.
-// It exists for tests and for operators who want to move a client to another server.
-func (s *Session) CutConnections() { s.sockets.cutAll() }
 
 // onEvent runs on go-zookeeper's I/O goroutine (and, on expiry, once per watch under its
 // watcher lock): O(1) hand-off only.

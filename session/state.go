@@ -1,5 +1,7 @@
 package session
 
+import "strconv"
+
 // State is the state of a Session as its users see it. The numbering is shared with the
 // zkmirror package, which re-exports it.
 type State int
@@ -37,27 +39,5 @@ func (s State) String() string {
 	if s >= 0 && int(s) < len(stateNames) {
 		return stateNames[s]
 	}
-	return "State(" + itoa(int(s)) + ")"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
+	return "State(" + strconv.Itoa(int(s)) + ")"
 }

@@ -27,11 +27,10 @@ type entry struct {
 	path string // on the server
 
 	refs    [2]int32
-	val     *Value    // latest data snapshot, immutable; nil before first contact
-	kv      *Children // latest children snapshot, immutable; nil before first contact
+	rec     *record // latest state of the held kinds; nil before the first contact of either
 	dataS   *Stream[Value]
 	kidsS   *Stream[Children] // streams exist while a Node handle uses them
-	trees   []*Tree           // Trees holding this path
+	tree    *Tree             // a Tree holding this path; more of them in engine.moreTrees
 	queued  [2]bool
 	reading [2]bool
 	again   [2]bool // dirtied while reading
@@ -102,6 +101,7 @@ type engine struct {
 	rearmAll      bool
 	readSeq       uint64
 	trees         map[*Tree]struct{} // open Trees
+	moreTrees     map[*entry][]*Tree // the Trees after the first holding an entry (rare)
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
@@ -110,10 +110,11 @@ type engine struct {
 func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *engine {
 	return &engine{
 		log: log, root: root, maxWorkers: maxWorkers, jitter: jitter,
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		entries: make(map[string]*entry),
-		trees:   make(map[*Tree]struct{}),
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		entries:   make(map[string]*entry),
+		trees:     make(map[*Tree]struct{}),
+		moreTrees: make(map[*entry][]*Tree),
 	}
 }
 
@@ -139,16 +140,16 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 		if e.dataS == nil {
 			e.dataS = newStream(Value.conflate)
 			e.dataS.conflated = &g.conflated
-			if e.val != nil {
-				e.dataS.publish(*e.val)
+			if e.rec.has(kindData) {
+				e.dataS.publish(e.rec.value(g.userPath(e)))
 			}
 		}
 	case kindChildren:
 		if e.kidsS == nil {
 			e.kidsS = newStream(Children.conflate)
 			e.kidsS.conflated = &g.conflated
-			if e.kv != nil {
-				e.kidsS.publish(*e.kv)
+			if e.rec.has(kindChildren) {
+				e.kidsS.publish(e.rec.children(g.userPath(e)))
 			}
 		}
 	}
@@ -191,14 +192,13 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 			e.dataS.close()
 			e.dataS = nil
 		}
-		e.val = nil
 	case kindChildren:
 		if e.kidsS != nil {
 			e.kidsS.close()
 			e.kidsS = nil
 		}
-		e.kv = nil
 	}
+	e.rec = e.rec.without(k)
 	e.resync[k] = false
 	stopRetriesLocked(e, k)
 	if e.retry != nil {
@@ -209,31 +209,60 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 	}
 }
 
-// publishDataLocked makes v the path's latest data snapshot and hands it to the stream and
-// the Trees holding the path.
-func (g *engine) publishDataLocked(e *entry, v Value) {
-	old := e.val
-	nv := new(Value)
-	*nv = v
-	e.val = nv
-	if e.dataS != nil {
-		e.dataS.publish(v)
+// publishLocked makes rec the path's latest state, and hands the snapshot of kind k to the
+// kind's stream and to the Trees holding the path. rec may be the current record, to emit
+// it again flagged Resync.
+func (g *engine) publishLocked(e *entry, k kind, rec *record, resync bool) {
+	e.rec = rec
+	switch k {
+	case kindData:
+		if e.dataS != nil {
+			v := rec.value(g.userPath(e))
+			v.Resync = resync
+			e.dataS.publish(v)
+		}
+	case kindChildren:
+		if e.kidsS != nil {
+			c := rec.children(g.userPath(e))
+			c.Resync = resync
+			e.kidsS.publish(c)
+		}
 	}
-	for _, t := range e.trees {
-		t.onDataLocked(e, old, nv)
+	if e.tree == nil {
+		return
+	}
+	e.tree.onRecordLocked(e, k, rec, resync)
+	if more := g.moreTrees[e]; more != nil {
+		for _, t := range slices.Clone(more) {
+			t.onRecordLocked(e, k, rec, resync)
+		}
 	}
 }
 
-func (g *engine) publishKidsLocked(e *entry, c Children) {
-	old := e.kv
-	nc := new(Children)
-	*nc = c
-	e.kv = nc
-	if e.kidsS != nil {
-		e.kidsS.publish(c)
+// attachTreeLocked records that t holds e.
+func (g *engine) attachTreeLocked(e *entry, t *Tree) {
+	if e.tree == nil {
+		e.tree = t
+		return
 	}
-	for _, t := range e.trees {
-		t.onKidsLocked(e, old, nc)
+	g.moreTrees[e] = append(g.moreTrees[e], t)
+}
+
+// detachTreeLocked records that t no longer holds e.
+func (g *engine) detachTreeLocked(e *entry, t *Tree) {
+	more := g.moreTrees[e]
+	if e.tree == t {
+		e.tree = nil
+		if len(more) > 0 {
+			e.tree, more = more[0], more[1:]
+		}
+	} else if i := slices.Index(more, t); i >= 0 {
+		more = slices.Delete(more, i, i+1)
+	}
+	if len(more) == 0 {
+		delete(g.moreTrees, e)
+	} else {
+		g.moreTrees[e] = more
 	}
 }
 
@@ -606,43 +635,22 @@ func errKey(err error) error {
 // the result cannot be trusted and the path must be read again.
 func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) bool {
 	resync := e.resync[k]
-	switch k {
-	case kindData:
-		v := Value{Path: g.userPath(e), Data: r.data, Stat: r.stat, Exists: r.exists, Err: r.err}
-		verdict := g.admit(e, k, v.Exists, v.Stat.Czxid, v.Stat.Mzxid, v.Err, resync, seq, true)
-		if verdict == readAgain {
-			return false
-		}
-		if resync {
-			e.resync[k] = false
-			v.Resync = true
-		}
-		switch verdict {
-		case emitNew:
-			g.publishDataLocked(e, v)
-		case emitCurrent:
-			v = *e.val
-			v.Resync = true
-			g.publishDataLocked(e, v)
-		}
-	case kindChildren:
-		c := Children{Path: g.userPath(e), Names: r.names, Stat: r.stat, Exists: r.exists, Err: r.err}
-		verdict := g.admit(e, k, c.Exists, c.Stat.Czxid, c.Stat.Pzxid, c.Err, resync, seq, true)
-		if verdict == readAgain {
-			return false
-		}
-		if resync {
-			e.resync[k] = false
-			c.Resync = true
-		}
-		switch verdict {
-		case emitNew:
-			g.publishKidsLocked(e, c)
-		case emitCurrent:
-			c = *e.kv
-			c.Resync = true
-			g.publishKidsLocked(e, c)
-		}
+	zxid := r.stat.Mzxid
+	if k == kindChildren {
+		zxid = r.stat.Pzxid
+	}
+	verdict := g.admit(e, k, r.exists, r.stat.Czxid, zxid, r.err, resync, seq, true)
+	if verdict == readAgain {
+		return false
+	}
+	if resync {
+		e.resync[k] = false
+	}
+	switch verdict {
+	case emitNew:
+		g.publishLocked(e, k, e.rec.with(k, r.exists, r.data, r.names, r.stat, r.err), resync)
+	case emitCurrent:
+		g.publishLocked(e, k, e.rec, true)
 	}
 	return true
 }
@@ -662,15 +670,9 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 	var curExists, has bool
 	var curC, curZ int64
 	var curErr error
-	switch k {
-	case kindData:
-		if cur := e.val; cur != nil {
-			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Mzxid, cur.Err
-		}
-	case kindChildren:
-		if cur := e.kv; cur != nil {
-			has, curExists, curC, curZ, curErr = true, cur.Exists, cur.Stat.Czxid, cur.Stat.Pzxid, cur.Err
-		}
+	if cur := e.rec; cur.has(k) {
+		has, curExists, curErr = true, cur.exists(k), cur.err(k)
+		curC, curZ = cur.zxids(k)
 	}
 	stale := func() verdict {
 		if resync {
@@ -728,21 +730,15 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 	if e == nil || e.refs[k] == 0 {
 		return
 	}
-	switch k {
-	case kindData:
-		if e.val == nil {
-			return
-		}
-		if g.admit(e, k, exists, st.Czxid, st.Mzxid, nil, false, 0, false) == emitNew {
-			g.publishDataLocked(e, Value{Path: g.userPath(e), Data: data, Stat: st, Exists: exists})
-		}
-	case kindChildren:
-		if e.kv == nil {
-			return
-		}
-		if g.admit(e, k, exists, st.Czxid, st.Pzxid, nil, false, 0, false) == emitNew {
-			g.publishKidsLocked(e, Children{Path: g.userPath(e), Names: names, Stat: st, Exists: exists})
-		}
+	if !e.rec.has(k) {
+		return
+	}
+	zxid := st.Mzxid
+	if k == kindChildren {
+		zxid = st.Pzxid
+	}
+	if g.admit(e, k, exists, st.Czxid, zxid, nil, false, 0, false) == emitNew {
+		g.publishLocked(e, k, e.rec.with(k, exists, data, names, st, nil), false)
 	}
 	e.writeMark = g.readSeq
 }
@@ -770,10 +766,7 @@ func (g *engine) mirrored(spath string, k kind) bool {
 	if e == nil || e.refs[k] == 0 {
 		return false
 	}
-	if k == kindData {
-		return e.val != nil
-	}
-	return e.kv != nil
+	return e.rec.has(k)
 }
 
 // stop tells the workers and the driver to end: no read starts after it. Idempotent.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -118,14 +117,32 @@ type Tree struct {
 
 // tnode is one node of a Tree.
 type tnode struct {
-	e       *entry
-	val     *Value
-	kv      *Children
-	depth   int32
-	kinds   [2]bool
-	contact [2]bool
-	resync  [2]bool
-	present bool
+	rec   *record // the path's state when the Tree last heard of it
+	depth int32
+	flags tflags
+}
+
+type tflags uint8
+
+// Per kind, the flag for the children kind is the data kind's shifted left by one.
+const (
+	tHolds   tflags = 1 << iota // the Tree holds the data kind
+	_                           // the children kind
+	tContact                    // the Tree has had first contact with the data kind
+	_
+	tResync // the data kind's re-read is awaited by a resync
+	_
+	tPresent // the node exists, as far as the Tree is concerned
+)
+
+func (f tflags) is(flag tflags, k kind) bool { return f&(flag<<k) != 0 }
+
+func (f *tflags) set(flag tflags, k kind, on bool) {
+	if on {
+		*f |= flag << k
+	} else {
+		*f &^= flag << k
+	}
 }
 
 // Tree starts mirroring the subtree at root and returns at once; use Synced to wait for the
@@ -200,35 +217,29 @@ func (t *Tree) addLocked(sp string, depth int) {
 		return
 	}
 	n := tnode{depth: int32(depth)}
-	n.kinds[kindData] = !t.cfg.namesOnly
-	n.kinds[kindChildren] = t.cfg.namesOnly || t.cfg.maxDepth < 0 || depth < t.cfg.maxDepth
+	n.flags.set(tHolds, kindData, !t.cfg.namesOnly)
+	n.flags.set(tHolds, kindChildren, t.cfg.namesOnly || t.cfg.maxDepth < 0 || depth < t.cfg.maxDepth)
 	var e *entry
-	for k := range 2 {
-		if n.kinds[k] {
-			e = t.g.acquireLocked(sp, kind(k))
+	for k := range kind(2) {
+		if n.flags.is(tHolds, k) {
+			e = t.g.acquireLocked(sp, k)
 			if !t.isSynced {
 				t.pendingInit++
 			}
-		}
-	}
-	if t.resyncing {
-		// Found by the resync: it counts towards the resync's end.
-		for k := range 2 {
-			if n.kinds[k] {
-				n.resync[k] = true
+			if t.resyncing {
+				// Found by the resync: it counts towards the resync's end.
+				n.flags.set(tResync, k, true)
 				t.resyncLeft++
 			}
 		}
 	}
-	n.e = e
-	e.trees = append(e.trees, t)
+	t.g.attachTreeLocked(e, t)
 	t.setLocked(sp, n)
 	// The path may already be mirrored (a Node handle, another Tree): start from its state.
-	if n.kinds[kindData] && e.val != nil {
-		t.onDataLocked(e, nil, e.val)
-	}
-	if n.kinds[kindChildren] && e.kv != nil {
-		t.onKidsLocked(e, nil, e.kv)
+	for k := range kind(2) {
+		if n.flags.is(tHolds, k) && e.rec.has(k) {
+			t.onRecordLocked(e, k, e.rec, false)
+		}
 	}
 }
 
@@ -239,102 +250,110 @@ func (t *Tree) removeLocked(sp string) {
 	if !ok {
 		return
 	}
-	if n.kv != nil && n.kv.Exists {
-		for _, name := range n.kv.Names {
+	if n.flags.is(tContact, kindChildren) && n.rec.exists(kindChildren) {
+		for _, name := range n.rec.names {
 			t.removeLocked(childPath(sp, name))
 		}
 	}
-	if n.present {
+	if n.flags&tPresent != 0 {
 		t.present--
 		t.emitLocked(sp, TreeEvent{Type: EventDeleted, Path: t.userPath(sp), Value: Value{Path: t.userPath(sp)}, Resync: t.resyncing})
 	}
-	for k := range 2 {
-		if !n.kinds[k] {
+	for k := range kind(2) {
+		if !n.flags.is(tHolds, k) {
 			continue
 		}
-		if !n.contact[k] && !t.isSynced {
+		if !n.flags.is(tContact, k) && !t.isSynced {
 			t.pendingInit--
 		}
-		if n.resync[k] {
+		if n.flags.is(tResync, k) {
 			t.resyncLeft--
 		}
 	}
-	e := n.e
-	if i := slices.Index(e.trees, t); i >= 0 {
-		e.trees = slices.Delete(e.trees, i, i+1)
-	}
-	for k := range 2 {
-		if n.kinds[k] {
-			t.g.releaseLocked(e, kind(k))
+	t.deleteLocked(sp)
+	t.releaseNodeLocked(sp, n)
+}
+
+// releaseNodeLocked lets go of the engine's entry for a node.
+func (t *Tree) releaseNodeLocked(sp string, n tnode) {
+	e := t.g.entries[sp]
+	t.g.detachTreeLocked(e, t)
+	for k := range kind(2) {
+		if n.flags.is(tHolds, k) {
+			t.g.releaseLocked(e, k)
 		}
 	}
-	t.deleteLocked(sp)
 }
 
 func (t *Tree) contactLocked(n *tnode, k kind, resync bool) {
-	first := !n.contact[k]
+	first := !n.flags.is(tContact, k)
 	if first {
-		n.contact[k] = true
+		n.flags.set(tContact, k, true)
 		if !t.isSynced {
 			t.pendingInit--
 		}
 	}
-	if n.resync[k] && (resync || first) {
-		n.resync[k] = false
+	if n.flags.is(tResync, k) && (resync || first) {
+		n.flags.set(tResync, k, false)
 		t.resyncLeft--
 	}
 }
 
-// onDataLocked receives every data snapshot of a path the Tree holds.
-func (t *Tree) onDataLocked(e *entry, old, nv *Value) {
+// onRecordLocked receives every new state of a kind of a path the Tree holds (or the
+// current state again, flagged Resync), and grows or shrinks the Tree to match.
+func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	n, ok := t.nodes[e.path]
-	if !ok || !n.kinds[kindData] || t.closed {
+	if !ok || !n.flags.is(tHolds, k) || t.closed {
 		return
 	}
-	t.contactLocked(&n, kindData, nv.Resync)
-	prev := n.val
-	n.val = nv
-	t.presenceLocked(e.path, &n, prev != nil && prev.Exists, nv.Exists, prev == nil || !prev.Exists ||
-		prev.Stat.Czxid != nv.Stat.Czxid || prev.Stat.Mzxid != nv.Stat.Mzxid || errKey(prev.Err) != errKey(nv.Err), *nv, nv.Resync)
+	had := n.flags.is(tContact, k)
+	prev := n.rec
+	t.contactLocked(&n, k, resync)
+	n.rec = rec
+	wasK := had && prev.exists(k)
+	isK := rec.exists(k)
+	if k == kindData || t.cfg.namesOnly {
+		changed := !wasK || errKey(prev.err(k)) != errKey(rec.err(k))
+		if !changed {
+			pc, pz := prev.zxids(k)
+			nc, nz := rec.zxids(k)
+			changed = pc != nc || pz != nz
+		}
+		up := t.userPath(e.path)
+		var v Value
+		if k == kindData {
+			v = rec.value(up)
+		} else {
+			v = Value{Path: up, Stat: rec.stat(k), Exists: isK, Err: rec.err(k)}
+		}
+		t.presenceLocked(e.path, &n, wasK, isK, changed, v, resync)
+	}
 	t.setLocked(e.path, n)
+	if k == kindChildren {
+		var oldNames, newNames []string
+		if wasK {
+			oldNames = prev.names
+		}
+		if isK {
+			newNames = rec.names
+		}
+		t.diffChildrenLocked(e.path, int(n.depth)+1, oldNames, newNames)
+	}
 	t.checkLocked()
 }
 
-// onKidsLocked receives every children snapshot of a path the Tree holds, and grows or
-// shrinks the Tree to match.
-func (t *Tree) onKidsLocked(e *entry, old, nc *Children) {
-	n, ok := t.nodes[e.path]
-	if !ok || !n.kinds[kindChildren] || t.closed {
-		return
-	}
-	t.contactLocked(&n, kindChildren, nc.Resync)
-	prev := n.kv
-	n.kv = nc
-	if t.cfg.namesOnly {
-		v := Value{Path: nc.Path, Stat: nc.Stat, Exists: nc.Exists, Resync: nc.Resync, Err: nc.Err}
-		t.presenceLocked(e.path, &n, prev != nil && prev.Exists, nc.Exists, prev == nil || !prev.Exists ||
-			prev.Stat.Czxid != nc.Stat.Czxid || prev.Stat.Pzxid != nc.Stat.Pzxid || errKey(prev.Err) != errKey(nc.Err), v, nc.Resync)
-	}
-	t.setLocked(e.path, n)
-
-	var oldNames, newNames []string
-	if prev != nil && prev.Exists {
-		oldNames = prev.Names
-	}
-	if nc.Exists {
-		newNames = nc.Names
-	}
-	childDepth := int(n.depth) + 1
+// diffChildrenLocked adds and removes the children of a node that changed between two
+// sorted lists of names.
+func (t *Tree) diffChildrenLocked(sp string, childDepth int, oldNames, newNames []string) {
 	expand := t.cfg.maxDepth < 0 || childDepth <= t.cfg.maxDepth
-	// Both lists are sorted: walk them together.
 	i, j := 0, 0
 	for i < len(oldNames) || j < len(newNames) {
 		switch {
 		case j == len(newNames) || (i < len(oldNames) && oldNames[i] < newNames[j]):
-			t.removeLocked(childPath(e.path, oldNames[i]))
+			t.removeLocked(childPath(sp, oldNames[i]))
 			i++
 		case i == len(oldNames) || newNames[j] < oldNames[i]:
-			cp := childPath(e.path, newNames[j])
+			cp := childPath(sp, newNames[j])
 			if expand && (t.cfg.filter == nil || t.cfg.filter(t.userPath(cp))) {
 				t.addLocked(cp, childDepth)
 			}
@@ -344,13 +363,11 @@ func (t *Tree) onKidsLocked(e *entry, old, nc *Children) {
 			j++
 		}
 	}
-	t.checkLocked()
 }
 
 // presenceLocked turns a node's change of state into an event.
 func (t *Tree) presenceLocked(sp string, n *tnode, was, is, changed bool, v Value, resync bool) {
 	ev := TreeEvent{Path: v.Path, Value: v, Resync: resync || t.resyncing}
-	ev.Value.Resync = false
 	switch {
 	case !was && is:
 		ev.Type = EventCreated
@@ -361,10 +378,10 @@ func (t *Tree) presenceLocked(sp string, n *tnode, was, is, changed bool, v Valu
 	case was && is && changed:
 		ev.Type = EventChanged
 	default:
-		n.present = is
+		n.flags.set(tPresent, 0, is)
 		return
 	}
-	n.present = is
+	n.flags.set(tPresent, 0, is)
 	t.emitLocked(sp, ev)
 }
 
@@ -390,12 +407,12 @@ func (t *Tree) beginResyncLocked() {
 	left := 0
 	for sp, n := range t.nodes {
 		changed := false
-		for k := range 2 {
-			if n.kinds[k] && !n.resync[k] {
-				n.resync[k] = true
+		for k := range kind(2) {
+			if n.flags.is(tHolds, k) && !n.flags.is(tResync, k) {
+				n.flags.set(tResync, k, true)
 				changed = true
 			}
-			if n.resync[k] {
+			if n.flags.is(tResync, k) {
 				left++
 			}
 		}
@@ -435,20 +452,20 @@ func (t *Tree) Synced(ctx context.Context) error {
 func (t *Tree) Get(path string) (Value, bool) {
 	t.g.mu.Lock()
 	defer t.g.mu.Unlock()
-	return treeGet(t.nodes, t.cfg.namesOnly, t.m.root.toServer(path))
+	return treeGet(t.nodes, t.cfg.namesOnly, path, t.m.root.toServer(path))
 }
 
-func treeGet(nodes map[string]tnode, namesOnly bool, sp string) (Value, bool) {
+// treeGet looks a node up; path is as the user gave it, sp on the server.
+func treeGet(nodes map[string]tnode, namesOnly bool, path, sp string) (Value, bool) {
 	n, ok := nodes[sp]
-	if !ok || !n.present {
+	if !ok || n.flags&tPresent == 0 {
 		return Value{}, false
 	}
 	if namesOnly {
-		return Value{Path: n.kv.Path, Stat: n.kv.Stat, Exists: true, Err: n.kv.Err}, true
+		return Value{Path: path, Stat: n.rec.stat(kindChildren), Exists: true, Err: n.rec.err(kindChildren)}, true
 	}
-	v := *n.val
+	v := n.rec.value(path)
 	v.Data = bytes.Clone(v.Data)
-	v.Resync = false
 	return v, true
 }
 
@@ -462,10 +479,12 @@ func (t *Tree) Children(path string) ([]string, bool) {
 
 func treeChildren(nodes map[string]tnode, sp string) ([]string, bool) {
 	n, ok := nodes[sp]
-	if !ok || !n.present || n.kv == nil || !n.kv.Exists {
+	if !ok || n.flags&tPresent == 0 || !n.flags.is(tContact, kindChildren) || !n.rec.exists(kindChildren) {
 		return nil, false
 	}
-	return slices.Clone(n.kv.Names), true
+	out := make([]string, len(n.rec.names))
+	copy(out, n.rec.names)
+	return out, true
 }
 
 // Len returns the number of nodes present in the Tree, the root included; 0 if the root is
@@ -495,7 +514,7 @@ func (t *Tree) View() *TreeView {
 
 // Get is Tree.Get on the view.
 func (v *TreeView) Get(path string) (Value, bool) {
-	return treeGet(v.nodes, v.namesOnly, v.root.toServer(path))
+	return treeGet(v.nodes, v.namesOnly, path, v.root.toServer(path))
 }
 
 // Children is Tree.Children on the view.
@@ -510,7 +529,7 @@ func (v *TreeView) Len() int { return v.present }
 func (v *TreeView) Paths() []string {
 	out := make([]string, 0, v.present)
 	for sp, n := range v.nodes {
-		if n.present {
+		if n.flags&tPresent != 0 {
 			up, ok := v.root.toUser(sp)
 			if !ok {
 				up = sp
@@ -543,16 +562,8 @@ func (t *Tree) Close() error {
 }
 
 func (t *Tree) releaseAllLocked() {
-	for _, n := range t.nodes {
-		e := n.e
-		if i := slices.Index(e.trees, t); i >= 0 {
-			e.trees = slices.Delete(e.trees, i, i+1)
-		}
-		for k := range 2 {
-			if n.kinds[k] {
-				t.g.releaseLocked(e, kind(k))
-			}
-		}
+	for sp, n := range t.nodes {
+		t.releaseNodeLocked(sp, n)
 	}
 	t.nodes = map[string]tnode{}
 	t.shared = false

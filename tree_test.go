@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -493,5 +494,82 @@ func TestTreeEventOnOfferConflates(t *testing.T) {
 	case ev := <-events:
 		t.Fatalf("second event %+v", ev)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestTreeOverMirroredPaths: Trees built over paths Node handles and another Tree already
+// mirror start from their state, hold only the kinds their options ask for, and leave the
+// paths mirrored for the others when they close.
+func TestTreeOverMirroredPaths(t *testing.T) {
+	leaktest.Check(t)
+	raw := rawClient(t)
+	root := uniquePath(t)
+	mustCreate(t, raw, root, "r")
+	mustCreate(t, raw, root+"/a", "a")
+	mustCreate(t, raw, root+"/a/x", "x")
+	mustCreate(t, raw, root+"/b", "b")
+	m := connect(t)
+	ctx := ctxT(t, 20*time.Second)
+
+	// Both kinds of the root and of /a mirrored before any Tree.
+	for _, p := range []string{root, root + "/a"} {
+		n := mustNode(t, m, p)
+		if _, err := n.Value(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Children(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full, _ := m.Tree(root)
+	defer full.Close()
+	shallow, _ := m.Tree(root, zkmirror.MaxDepth(1))
+	defer shallow.Close()
+	names, _ := m.Tree(root, zkmirror.NamesOnly())
+	defer names.Close()
+	for _, tr := range []*zkmirror.Tree{full, shallow, names} {
+		if err := tr.Synced(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full.Len() != 4 || shallow.Len() != 3 || names.Len() != 4 {
+		t.Fatalf("Len: full %d shallow %d names %d", full.Len(), shallow.Len(), names.Len())
+	}
+	if got := treeState(full); !maps.Equal(got, serverTree(t, raw, root)) {
+		t.Fatalf("full tree %v", got)
+	}
+	// /a is a leaf of the shallow Tree although its children are mirrored for a Node.
+	if kids, ok := shallow.Children(root + "/a"); ok {
+		t.Fatalf("children below MaxDepth: %v", kids)
+	}
+	if kids, ok := full.Children(root + "/a"); !ok || !slices.Equal(kids, []string{"x"}) {
+		t.Fatalf("full children %v %v", kids, ok)
+	}
+	// The names-only Tree shows no data although the data is mirrored for the others.
+	if v, ok := names.Get(root + "/a"); !ok || v.Data != nil || v.Stat.NumChildren != 1 {
+		t.Fatalf("names only: %+v %v", v, ok)
+	}
+
+	ev := full.Events(ctx)
+	if _, err := raw.Set(root+"/a", []byte("a2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if e := recv(t, ev, 10*time.Second); e.Type != zkmirror.EventChanged || e.Path != root+"/a" || string(e.Value.Data) != "a2" {
+		t.Fatalf("event %+v", e)
+	}
+	// After the data change the children kind still shows the Stat of its own read.
+	if kids, ok := full.Children(root + "/a"); !ok || len(kids) != 1 {
+		t.Fatalf("children after a data change: %v %v", kids, ok)
+	}
+	shallow.Close()
+	names.Close()
+	mustCreate(t, raw, root+"/a/y", "y")
+	if e := recv(t, ev, 10*time.Second); e.Type != zkmirror.EventCreated || e.Path != root+"/a/y" {
+		t.Fatalf("event %+v", e)
+	}
+	eventuallyEqual(t, 10*time.Second, func() map[string]string { return serverTree(t, raw, root) }, func() map[string]string { return treeState(full) })
+	full.Close()
+	if st := m.Stats(); st.Paths != 2 || st.Watches != 4 {
+		t.Fatalf("after the Trees closed: %+v", st)
 	}
 }

@@ -35,6 +35,9 @@ type entry struct {
 	reading [2]bool
 	again   [2]bool // dirtied while reading
 	resync  [2]bool // the next applied read is flagged Resync
+	// resynced: the kind's latest snapshot was emitted flagged Resync; a stream opened
+	// later starts from it as it is.
+	resynced [2]bool
 
 	// tomb is the Czxid of the newest incarnation seen deleted: a read showing that
 	// incarnation (or an older one) again is stale and ignored.
@@ -141,7 +144,9 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 			e.dataS = newStream(Value.conflate)
 			e.dataS.conflated = &g.conflated
 			if e.rec.has(kindData) {
-				e.dataS.publish(e.rec.value(g.userPath(e)))
+				v := e.rec.value(g.userPath(e))
+				v.Resync = e.resynced[kindData]
+				e.dataS.publish(v)
 			}
 		}
 	case kindChildren:
@@ -149,7 +154,9 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 			e.kidsS = newStream(Children.conflate)
 			e.kidsS.conflated = &g.conflated
 			if e.rec.has(kindChildren) {
-				e.kidsS.publish(e.rec.children(g.userPath(e)))
+				c := e.rec.children(g.userPath(e))
+				c.Resync = e.resynced[kindChildren]
+				e.kidsS.publish(c)
 			}
 		}
 	}
@@ -199,7 +206,7 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 		}
 	}
 	e.rec = e.rec.without(k)
-	e.resync[k] = false
+	e.resync[k], e.resynced[k] = false, false
 	stopRetriesLocked(e, k)
 	if e.retry != nil {
 		e.retry.delay[k] = 0
@@ -214,6 +221,7 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 // it again flagged Resync.
 func (g *engine) publishLocked(e *entry, k kind, rec *record, resync bool) {
 	e.rec = rec
+	e.resynced[k] = resync
 	switch k {
 	case kindData:
 		if e.dataS != nil {

@@ -110,6 +110,7 @@ type Tree struct {
 	isSynced    bool
 	resyncLeft  int
 	resyncing   bool
+	diffing     int // children diffs under way: counts are not final until they end
 	subs        map[*treeSub]struct{}
 	closed      bool
 	closedCh    chan struct{}
@@ -309,6 +310,13 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	had := n.flags.is(tContact, k)
 	prev := n.rec
 	t.contactLocked(&n, k, resync)
+	// Keep only the kinds the Tree holds: the other may be mirrored for someone else, and
+	// a record of it would outlive its changes here.
+	for o := range kind(2) {
+		if !n.flags.is(tHolds, o) {
+			rec = rec.without(o)
+		}
+	}
 	n.rec = rec
 	wasK := had && prev.exists(k)
 	isK := rec.exists(k)
@@ -345,6 +353,8 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 // diffChildrenLocked adds and removes the children of a node that changed between two
 // sorted lists of names.
 func (t *Tree) diffChildrenLocked(sp string, childDepth int, oldNames, newNames []string) {
+	t.diffing++
+	defer func() { t.diffing-- }()
 	expand := t.cfg.maxDepth < 0 || childDepth <= t.cfg.maxDepth
 	i, j := 0, 0
 	for i < len(oldNames) || j < len(newNames) {
@@ -388,6 +398,9 @@ func (t *Tree) presenceLocked(sp string, n *tnode, was, is, changed bool, v Valu
 // checkLocked closes Synced once the initial load is done and ends a resync once every
 // path has been re-read.
 func (t *Tree) checkLocked() {
+	if t.diffing > 0 {
+		return // a node added from a mirrored path may complete the count before its siblings
+	}
 	if !t.isSynced && t.pendingInit == 0 {
 		t.isSynced = true
 		close(t.synced)

@@ -431,6 +431,15 @@ func TestTreeResyncAfterExpiry(t *testing.T) {
 				if m.Stats().Resyncs != 1 {
 					t.Fatalf("resyncs %d", m.Stats().Resyncs)
 				}
+				// A subscriber joining later gets the latest snapshot as it is: flagged.
+				n := mustNode(t, m, root+"/same")
+				if v := recv(t, n.Watch(ctxT(t, 5*time.Second)), 5*time.Second); !v.Resync || string(v.Data) != "same" {
+					t.Fatalf("late subscriber got %+v", v)
+				}
+				c := recv(t, n.WatchChildren(ctxT(t, 5*time.Second)), 5*time.Second)
+				if !c.Resync || !c.Exists {
+					t.Fatalf("late children subscriber got %+v", c)
+				}
 				return
 			}
 			if !ev.Resync {
@@ -557,6 +566,13 @@ func TestTreeOverMirroredPaths(t *testing.T) {
 	if e := recv(t, ev, 10*time.Second); e.Type != zkmirror.EventChanged || e.Path != root+"/a" || string(e.Value.Data) != "a2" {
 		t.Fatalf("event %+v", e)
 	}
+	// A Tree keeps no state of a kind it does not hold, however long others mirror it.
+	if d, k := zkmirror.TreeRecordKinds(names, root+"/a"); d || !k {
+		t.Fatalf("names-only Tree keeps data %v, children %v", d, k)
+	}
+	if d, k := zkmirror.TreeRecordKinds(shallow, root+"/a"); !d || k {
+		t.Fatalf("MaxDepth(1) leaf keeps data %v, children %v", d, k)
+	}
 	// After the data change the children kind still shows the Stat of its own read.
 	if kids, ok := full.Children(root + "/a"); !ok || len(kids) != 1 {
 		t.Fatalf("children after a data change: %v %v", kids, ok)
@@ -571,5 +587,44 @@ func TestTreeOverMirroredPaths(t *testing.T) {
 	full.Close()
 	if st := m.Stats(); st.Paths != 2 || st.Watches != 4 {
 		t.Fatalf("after the Trees closed: %+v", st)
+	}
+}
+
+// TestTreeSyncedWaitsForEveryNode: when the first children of a node are already mirrored
+// (and so complete at once), Synced still waits for their siblings.
+func TestTreeSyncedWaitsForEveryNode(t *testing.T) {
+	leaktest.Check(t)
+	raw := rawClient(t)
+	root := uniquePath(t)
+	mustCreate(t, raw, root, "r")
+	for _, c := range []string{"a", "b", "c"} {
+		mustCreate(t, raw, root+"/"+c, c)
+	}
+	m := connect(t)
+	ctx := ctxT(t, 20*time.Second)
+	for _, p := range []string{root, root + "/a"} {
+		n := mustNode(t, m, p)
+		if _, err := n.Value(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Children(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tr, err := m.Tree(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Synced(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := tr.Len(); n != 4 {
+			t.Fatalf("Synced with %d of 4 nodes loaded", n)
+		}
+		if v, ok := tr.Get(root + "/c"); !ok || string(v.Data) != "c" {
+			t.Fatalf("after Synced: %+v %v", v, ok)
+		}
+		tr.Close()
 	}
 }

@@ -77,6 +77,22 @@ func mustCreate(t testing.TB, raw *zk.Conn, p, data string) {
 	}
 }
 
+// mirrorBothKinds opens a Node on each path, held until the test ends, and waits until
+// both its data and its children are mirrored.
+func mirrorBothKinds(t testing.TB, m *zkmirror.Mirror, paths ...string) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	for _, p := range paths {
+		n := mustNode(t, m, p)
+		if _, err := n.Value(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Children(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func deleteAll(t testing.TB, raw *zk.Conn, p string) {
 	t.Helper()
 	kids, _, err := raw.Children(p)
@@ -288,13 +304,7 @@ func TestTreeSharesWatchesWithNodes(t *testing.T) {
 	if treeWatches != 2 {
 		t.Fatalf("tree of 2 nodes set %d data watches", treeWatches)
 	}
-	n := mustNode(t, m, root+"/a")
-	if _, err := n.Value(ctxT(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Children(ctxT(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	mirrorBothKinds(t, m, root+"/a")
 	if w := serverWatches(t) - before; w != treeWatches {
 		t.Fatalf("a Node on a Tree path added watches: %d → %d", treeWatches, w)
 	}
@@ -521,15 +531,7 @@ func TestTreeOverMirroredPaths(t *testing.T) {
 	ctx := ctxT(t, 20*time.Second)
 
 	// Both kinds of the root and of /a mirrored before any Tree.
-	for _, p := range []string{root, root + "/a"} {
-		n := mustNode(t, m, p)
-		if _, err := n.Value(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.Children(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mirrorBothKinds(t, m, root, root+"/a")
 	full, _ := m.Tree(root)
 	defer full.Close()
 	shallow, _ := m.Tree(root, zkmirror.MaxDepth(1))
@@ -602,15 +604,7 @@ func TestTreeSyncedWaitsForEveryNode(t *testing.T) {
 	}
 	m := connect(t)
 	ctx := ctxT(t, 20*time.Second)
-	for _, p := range []string{root, root + "/a"} {
-		n := mustNode(t, m, p)
-		if _, err := n.Value(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.Children(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mirrorBothKinds(t, m, root, root+"/a")
 	for range 3 {
 		tr, err := m.Tree(root)
 		if err != nil {

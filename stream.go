@@ -41,7 +41,7 @@ type mailbox[T any] struct {
 	ch     chan T
 	notify func()      // called after each delivery (watcher dispatch); may be nil
 	stop   func() bool // stops the context.AfterFunc
-	idx    int         // position in the stream's subs
+	idx    int         // position in the stream's subs; -1 while not in them
 	onEnd  func()      // called once, outside the lock, when the subscription ends
 	ended  bool
 }
@@ -120,7 +120,7 @@ func (s *Stream[T]) Subscribe(ctx context.Context) <-chan T {
 // must only hand off) after each delivery; onEnd runs once when the subscription ends,
 // outside the lock.
 func newMailbox[T any](notify, onEnd func()) *mailbox[T] {
-	return &mailbox[T]{ch: make(chan T, 1), notify: notify, onEnd: onEnd}
+	return &mailbox[T]{ch: make(chan T, 1), idx: -1, notify: notify, onEnd: onEnd}
 }
 
 // subscribe adds a mailbox; it ends when ctx ends, when unsubscribed or when the Stream
@@ -162,11 +162,15 @@ func (s *Stream[T]) unsubscribe(mb *mailbox[T]) {
 		return
 	}
 	mb.ended = true
-	last := len(s.subs) - 1
-	s.subs[mb.idx] = s.subs[last]
-	s.subs[mb.idx].idx = mb.idx
-	s.subs[last] = nil
-	s.subs = s.subs[:last]
+	// A handle may end a subscription before subscribe has added it.
+	if mb.idx >= 0 {
+		last := len(s.subs) - 1
+		s.subs[mb.idx] = s.subs[last]
+		s.subs[mb.idx].idx = mb.idx
+		s.subs[last] = nil
+		s.subs = s.subs[:last]
+		mb.idx = -1
+	}
 	close(mb.ch)
 	if mb.stop != nil {
 		mb.stop()

@@ -240,6 +240,9 @@ func (g *engine) publishLocked(e *entry, k kind, rec *record, resync bool) {
 		return
 	}
 	e.tree.onRecordLocked(e, k, rec, resync)
+	if len(g.moreTrees) == 0 {
+		return
+	}
 	if more := g.moreTrees[e]; more != nil {
 		for _, t := range slices.Clone(more) {
 			t.onRecordLocked(e, k, rec, resync)

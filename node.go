@@ -410,8 +410,10 @@ func (n *Node) Delete(ctx context.Context, version int32) error {
 		return err
 	}
 	conn := n.m.sess.Conn()
-	resume := n.m.keeper.pause(n.spath)
 	return n.m.call(ctx, "delete", n.path, func() error {
+		// Paused only once the request is about to be sent: a call that never gets that far
+		// leaves a Keep node kept.
+		resume := n.m.keeper.pause(n.spath)
 		if err := conn.Delete(n.spath, version); err != nil {
 			resume(false)
 			return wrapZK("delete", n.path, err)

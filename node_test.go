@@ -898,3 +898,43 @@ func TestNilArgumentsPanic(t *testing.T) {
 		}()
 	}
 }
+
+// TestKeepSurvivesDeleteThatNeverRan: a Delete that gives up before it is sent (no
+// connection) does not stop the Mirror from keeping the node.
+func TestKeepSurvivesDeleteThatNeverRan(t *testing.T) {
+	leaktest.Check(t)
+	raw := rawClient(t)
+	path := uniquePath(t)
+	proxy := newProxy(t, zkc.Addrs()[0])
+	m := connectTo(t, []string{proxy.Addr()}, zkmirror.WithSessionTimeout(10*time.Second))
+	states := m.States(ctxT(t, time.Minute))
+	n := mustNode(t, m, path)
+	if _, err := n.Create(ctxT(t, 10*time.Second), []byte("k"), zkmirror.Keep()); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Blackhole(0)
+	proxy.Cut()
+	waitState(t, states, zkmirror.StateSuspended)
+	if err := n.Delete(ctxT(t, 300*time.Millisecond), -1); !errors.Is(err, zkmirror.ErrTimeout) {
+		t.Fatalf("delete while disconnected: %v", err)
+	}
+	proxy.Restore()
+	waitState(t, states, zkmirror.StateConnected)
+	if err := raw.Delete(path, -1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, _, err := raw.Exists(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Keep node was not re-created after another client deleted it")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

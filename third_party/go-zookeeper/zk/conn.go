@@ -99,6 +99,8 @@ type Conn struct {
 	watchers     map[watchPathType][]chan Event
 	watchersLock sync.Mutex
 	closeChan    chan struct{} // channel to tell send loop stop
+	// sendSetWatches goroutines; waited for before eventChan is closed
+	setWatchesWg sync.WaitGroup
 
 	// Debug (used by unit tests)
 	reconnectLatch   chan struct{}
@@ -222,6 +224,8 @@ func Connect(servers []string, sessionTimeout time.Duration, options ...connOpti
 
 	go func() {
 		conn.loop(ctx)
+		// loop returns only once shouldQuit is closed, which unblocks c.request
+		conn.setWatchesWg.Wait()
 		conn.flushRequests(ErrClosing)
 		conn.invalidateWatches(ErrClosing)
 		close(conn.eventChan)
@@ -639,7 +643,9 @@ func (c *Conn) sendSetWatches() {
 		c.setWatchCallback(reqs)
 	}
 
+	c.setWatchesWg.Add(1)
 	go func() {
+		defer c.setWatchesWg.Done()
 		res := &setWatchesResponse{}
 		// TODO: Pipeline these so queue all of them up before waiting on any
 		// response. That will require some investigation to make sure there

@@ -602,12 +602,7 @@ func (g *engine) readChildren(path string) readResult {
 		names, st, _, err := g.conn.ChildrenW(path)
 		switch {
 		case err == nil:
-			names = slices.Clone(names)
-			slices.Sort(names)
-			if names == nil {
-				names = []string{}
-			}
-			return readResult{exists: true, names: names, stat: statFrom(st)}
+			return readResult{exists: true, names: sortedNames(names), stat: statFrom(st)}
 		case errors.Is(err, zk.ErrNoNode):
 			// Arm an exists watch even when the data kind is held: its concurrent read may
 			// have found the node created meanwhile and armed only a data watch. The server
@@ -630,6 +625,16 @@ func (g *engine) readChildren(path string) readResult {
 		}
 	}
 	return readResult{err: zk.ErrConnectionClosed}
+}
+
+// sortedNames sorts child names as go-zookeeper decoded them (a slice no one else holds)
+// in place; never nil.
+func sortedNames(names []string) []string {
+	if names == nil {
+		return []string{}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // errKey reduces an error to what matters for deciding whether a snapshot changed.
@@ -716,6 +721,9 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 		}
 		return stale()
 	case exists && !curExists:
+		if fromRead && seq <= e.writeMark {
+			return readAgain // issued before a write that found the node absent
+		}
 		return emitNew
 	case !exists && curExists:
 		if fromRead && seq <= e.writeMark {
@@ -732,16 +740,14 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 }
 
 // applyWrite applies the state a write through the mirror produced (read your writes):
-// a Set's returned Stat with its data, or a read-back after Create or Delete. Paths not
-// mirrored, or not yet in first contact, are left to their own reads.
+// a Set's returned Stat with its data, or a read-back after Create or Delete. A held path
+// whose first read is still in flight takes the write as its first contact: that read,
+// issued before the write, cannot then replace it with an older state.
 func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, names []string, st Stat) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.entries[spath]
 	if e == nil || e.refs[k] == 0 {
-		return
-	}
-	if !e.rec.has(k) {
 		return
 	}
 	zxid := st.Mzxid
@@ -769,15 +775,12 @@ func (g *engine) counts() (paths, kinds int) {
 	return paths, kinds
 }
 
-// mirrored reports whether the kind of a server path has had first contact.
-func (g *engine) mirrored(spath string, k kind) bool {
+// held reports whether the kind of a server path is mirrored.
+func (g *engine) held(spath string, k kind) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.entries[spath]
-	if e == nil || e.refs[k] == 0 {
-		return false
-	}
-	return e.rec.has(k)
+	return e != nil && e.refs[k] > 0
 }
 
 // stop tells the workers and the driver to end: no read starts after it. Idempotent.

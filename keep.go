@@ -192,7 +192,7 @@ func (k *keeper) check() {
 		switch {
 		case err == nil:
 			k.m.log.Info("re-created kept node", "path", kn.node.path, "session", sid)
-			k.m.readBack(kn.spath, true)
+			_ = k.m.readBack(context.Background(), kn.spath, true) // ends when the Mirror closes
 			// Deleted again before the mirror saw it exist: absent then absent is no change,
 			// so no snapshot would wake the keeper. Look again.
 			if v, ok := kn.node.data.Latest(); ok && !v.Exists {

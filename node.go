@@ -6,9 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -385,8 +385,7 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 		if cc.keep {
 			n.m.keeper.add(n.path, n.spath, buf, acl)
 		}
-		n.m.readBack(created, true)
-		return nil
+		return n.m.readBack(ctx, created, true)
 	})
 	if err != nil {
 		return "", err
@@ -419,52 +418,85 @@ func (n *Node) Delete(ctx context.Context, version int32) error {
 			return wrapZK("delete", n.path, err)
 		}
 		resume(true)
-		n.m.readBack(n.spath, true)
-		return nil
+		return n.m.readBack(ctx, n.spath, true)
 	})
 }
 
 // readBack reads a path written through the mirror (and its parent's children) without a
-// watch and applies what it finds, so the caller reads its own write.
-func (m *Mirror) readBack(spath string, parent bool) {
-	conn := m.sess.Conn()
-	if m.eng.mirrored(spath, kindData) {
-		data, st, err := conn.Get(spath)
-		switch {
-		case err == nil:
-			if data == nil {
-				data = []byte{}
+// watch and applies what it finds, so the caller reads its own write. A read cut by a lost
+// connection is retried on the next one, until ctx ends or the Mirror closes; a read that
+// fails otherwise (ErrNoAuth …) leaves the path to its own reads.
+func (m *Mirror) readBack(ctx context.Context, spath string, parent bool) error {
+	if m.eng.held(spath, kindData) {
+		err := m.retryRead(ctx, func(conn *zk.Conn) error {
+			data, st, err := conn.Get(spath)
+			switch {
+			case err == nil:
+				if data == nil {
+					data = []byte{}
+				}
+				m.eng.applyWrite(spath, kindData, true, data, nil, statFrom(st))
+			case errors.Is(err, zk.ErrNoNode):
+				m.eng.applyWrite(spath, kindData, false, nil, nil, Stat{})
+			default:
+				return err
 			}
-			m.eng.applyWrite(spath, kindData, true, data, nil, statFrom(st))
-		case errors.Is(err, zk.ErrNoNode):
-			m.eng.applyWrite(spath, kindData, false, nil, nil, Stat{})
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
-	if m.eng.mirrored(spath, kindChildren) {
-		if _, _, err := conn.Exists(spath); err == nil {
-			m.readBackChildren(spath)
-		}
+	if err := m.readBackChildren(ctx, spath); err != nil {
+		return err
 	}
 	if parent && spath != "/" {
-		m.readBackChildren(parentPath(spath))
+		return m.readBackChildren(ctx, parentPath(spath))
 	}
+	return nil
 }
 
-func (m *Mirror) readBackChildren(spath string) {
-	if !m.eng.mirrored(spath, kindChildren) {
-		return
+func (m *Mirror) readBackChildren(ctx context.Context, spath string) error {
+	if !m.eng.held(spath, kindChildren) {
+		return nil
 	}
-	names, st, err := m.sess.Conn().Children(spath)
-	switch {
-	case err == nil:
-		names = slices.Clone(names)
-		slices.Sort(names)
-		if names == nil {
-			names = []string{}
+	return m.retryRead(ctx, func(conn *zk.Conn) error {
+		names, st, err := conn.Children(spath)
+		switch {
+		case err == nil:
+			m.eng.applyWrite(spath, kindChildren, true, nil, sortedNames(names), statFrom(st))
+		case errors.Is(err, zk.ErrNoNode):
+			m.eng.applyWrite(spath, kindChildren, false, nil, nil, Stat{})
+		default:
+			return err
 		}
-		m.eng.applyWrite(spath, kindChildren, true, nil, names, statFrom(st))
-	case errors.Is(err, zk.ErrNoNode):
-		m.eng.applyWrite(spath, kindChildren, false, nil, nil, Stat{})
+		return nil
+	})
+}
+
+// retryRead runs read until it does not fail for a lost connection.
+func (m *Mirror) retryRead(ctx context.Context, read func(*zk.Conn) error) error {
+	pause := 10 * time.Millisecond
+	for {
+		err := read(m.sess.Conn())
+		if err == nil || !isConnErr(err) {
+			return nil
+		}
+		// The session may not have noticed the loss yet: pause before waiting for it.
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-m.closing:
+			t.Stop()
+			return newErr("read back", "", ErrClosed, nil)
+		case <-ctx.Done():
+			t.Stop()
+			return timeoutErr("read back", "", ctx)
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+		if err := m.waitConnected(ctx, "read back", ""); err != nil {
+			return err
+		}
 	}
 }
 

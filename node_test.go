@@ -938,3 +938,52 @@ func TestKeepSurvivesDeleteThatNeverRan(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestReadYourWritesBeforeFirstContact: a write right after a handle starts mirroring a path
+// (its first read still in flight) is what Value shows when the write returns, never the
+// older state that first read brings back.
+func TestReadYourWritesBeforeFirstContact(t *testing.T) {
+	leaktest.Check(t)
+	raw := rawClient(t)
+	m := connect(t)
+	ctx := ctxT(t, time.Minute)
+	base := uniquePath(t)
+	mustCreate(t, raw, base, "")
+	for i := range 60 {
+		p := fmt.Sprintf("%s/n%d", base, i)
+		mustCreate(t, raw, p, "old")
+		watchCtx, cancel := context.WithCancel(ctx)
+
+		set := mustNode(t, m, p)
+		set.Watch(watchCtx)
+		if _, err := set.Set(ctx, []byte("new"), -1); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := set.Value(ctx); err != nil || string(v.Data) != "new" {
+			t.Fatalf("%s: Value after Set: %q %v", p, v.Data, err)
+		}
+
+		del := mustNode(t, m, p+"x")
+		mustCreate(t, raw, p+"x", "old")
+		del.Watch(watchCtx)
+		if err := del.Delete(ctx, -1); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := del.Value(ctx); !errors.Is(err, zkmirror.ErrNoNode) {
+			t.Fatalf("%s: Value after Delete: %+v %v", p+"x", v, err)
+		}
+
+		cre := mustNode(t, m, p+"y")
+		cre.Watch(watchCtx)
+		if _, err := cre.Create(ctx, []byte("made")); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := cre.Value(ctx); err != nil || string(v.Data) != "made" {
+			t.Fatalf("%s: Value after Create: %q %v", p+"y", v.Data, err)
+		}
+		cancel()
+		set.Close()
+		del.Close()
+		cre.Close()
+	}
+}

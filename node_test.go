@@ -822,6 +822,23 @@ func TestChroot(t *testing.T) {
 	if v := recv(t, ch, 5*time.Second); string(v.Data) != "y" || v.Path != "/a" {
 		t.Fatalf("%+v", v)
 	}
+	// A Tree under the chroot: paths as the Mirror's users see them.
+	tr, err := m.Tree("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Synced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := tr.Get("/a"); !ok || string(v.Data) != "y" || v.Path != "/a" {
+		t.Fatalf("tree under the chroot: %+v %v", v, ok)
+	}
+	for _, bad := range []string{"", "a"} { // would name the chroot itself, or chroot+"a"
+		if v, ok := tr.Get(bad); ok {
+			t.Fatalf("Get(%q) found %+v", bad, v)
+		}
+	}
 	if _, err := zkmirror.Connect(zkc.Addrs(), zkmirror.WithChroot("bad")); !errors.Is(err, zkmirror.ErrInvalidPath) {
 		t.Fatalf("bad chroot: %v", err)
 	}

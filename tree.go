@@ -14,6 +14,7 @@ type TreeOption func(*treeConfig)
 
 type treeConfig struct {
 	maxDepth  int // -1: unlimited
+	depthSet  bool
 	namesOnly bool
 	filter    func(path string) bool
 }
@@ -21,7 +22,7 @@ type treeConfig struct {
 // MaxDepth limits the Tree to n levels below the root: 0 mirrors the root only, 1 the root
 // and its children, and so on. Nodes at the deepest level are mirrored without their
 // children. n below 0 is ErrInvalidArgument.
-func MaxDepth(n int) TreeOption { return func(c *treeConfig) { c.maxDepth = n } }
+func MaxDepth(n int) TreeOption { return func(c *treeConfig) { c.maxDepth, c.depthSet = n, true } }
 
 // NamesOnly mirrors the tree's shape without node data: every node's child names and Stat
 // are kept, Value.Data is nil, and a Changed event means the node's children changed.
@@ -159,7 +160,7 @@ func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
 		}
 		o(&cfg)
 	}
-	if cfg.maxDepth < -1 {
+	if cfg.depthSet && cfg.maxDepth < 0 {
 		return nil, newErrf("tree", root, ErrInvalidArgument, "MaxDepth(%d)", cfg.maxDepth)
 	}
 	t := &Tree{
@@ -463,9 +464,22 @@ func (t *Tree) Synced(ctx context.Context) error {
 // Get returns the latest snapshot of a node in the Tree and whether the Tree holds it as
 // present. The data is a copy.
 func (t *Tree) Get(path string) (Value, bool) {
+	sp, ok := lookupPath(t.m.root, path)
+	if !ok {
+		return Value{}, false
+	}
 	t.g.mu.Lock()
 	defer t.g.mu.Unlock()
-	return treeGet(t.nodes, t.cfg.namesOnly, path, t.m.root.toServer(path))
+	return treeGet(t.nodes, t.cfg.namesOnly, path, sp)
+}
+
+// lookupPath maps a path given to a Tree's lookups to the server; false for an invalid path,
+// which no Tree holds.
+func lookupPath(root chroot, path string) (string, bool) {
+	if validatePath(path, false) != nil {
+		return "", false
+	}
+	return root.toServer(path), true
 }
 
 // treeGet looks a node up; path is as the user gave it, sp on the server.
@@ -485,9 +499,13 @@ func treeGet(nodes map[string]tnode, namesOnly bool, path, sp string) (Value, bo
 // Children returns the sorted child names of a node in the Tree (a copy), and false if the
 // node is absent or its children are not mirrored (below MaxDepth).
 func (t *Tree) Children(path string) ([]string, bool) {
+	sp, ok := lookupPath(t.m.root, path)
+	if !ok {
+		return nil, false
+	}
 	t.g.mu.Lock()
 	defer t.g.mu.Unlock()
-	return treeChildren(t.nodes, t.m.root.toServer(path))
+	return treeChildren(t.nodes, sp)
 }
 
 func treeChildren(nodes map[string]tnode, sp string) ([]string, bool) {
@@ -527,12 +545,20 @@ func (t *Tree) View() *TreeView {
 
 // Get is Tree.Get on the view.
 func (v *TreeView) Get(path string) (Value, bool) {
-	return treeGet(v.nodes, v.namesOnly, path, v.root.toServer(path))
+	sp, ok := lookupPath(v.root, path)
+	if !ok {
+		return Value{}, false
+	}
+	return treeGet(v.nodes, v.namesOnly, path, sp)
 }
 
 // Children is Tree.Children on the view.
 func (v *TreeView) Children(path string) ([]string, bool) {
-	return treeChildren(v.nodes, v.root.toServer(path))
+	sp, ok := lookupPath(v.root, path)
+	if !ok {
+		return nil, false
+	}
+	return treeChildren(v.nodes, sp)
 }
 
 // Len is Tree.Len on the view.

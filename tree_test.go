@@ -354,8 +354,23 @@ func TestTreeOptions(t *testing.T) {
 	if _, ok := filt.Get(root + "/skip/deep"); ok {
 		t.Fatal("filtered subtree mirrored")
 	}
-	if _, err := m.Tree(root, zkmirror.MaxDepth(-3)); !errors.Is(err, zkmirror.ErrInvalidArgument) {
-		t.Fatal(err)
+	for _, d := range []int{-1, -3} {
+		if _, err := m.Tree(root, zkmirror.MaxDepth(d)); !errors.Is(err, zkmirror.ErrInvalidArgument) {
+			t.Fatalf("MaxDepth(%d): %v", d, err)
+		}
+	}
+	// Lookups of invalid paths find nothing, in the Tree and in a view.
+	view := d1.View()
+	for _, p := range []string{"", "x", root + "/", root + "//keep", root + "/./keep"} {
+		if _, ok := d1.Get(p); ok {
+			t.Fatalf("Get(%q) found a node", p)
+		}
+		if _, ok := d1.Children(p); ok {
+			t.Fatalf("Children(%q) found a node", p)
+		}
+		if _, ok := view.Get(p); ok {
+			t.Fatalf("view Get(%q) found a node", p)
+		}
 	}
 	if _, err := m.Tree("bad"); !errors.Is(err, zkmirror.ErrInvalidPath) {
 		t.Fatal(err)

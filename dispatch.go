@@ -71,7 +71,8 @@ func (d *dispatcher) loop() {
 	}
 }
 
-// close stops the dispatcher after the callback running now, if any, and waits for it.
+// close stops the dispatcher after the callback running now, if any, and waits for it; it
+// must not run on the dispatcher's goroutine.
 func (d *dispatcher) close() {
 	d.once.Do(func() { close(d.quit) })
 	<-d.done

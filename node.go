@@ -247,10 +247,11 @@ func addWatcher[T any](n *Node, key watcherKey, s *Stream[T], fn func(T)) {
 	s.subscribe(context.Background(), w.mb)
 }
 
-// RemoveValueWatcher removes the value watcher with this id; no call starts after it returns.
+// RemoveValueWatcher removes the value watcher with this id: after it returns no new call
+// of its fn begins, but a call already under way is not waited for (so fn may remove itself).
 func (n *Node) RemoveValueWatcher(id string) { n.removeWatcher(watcherKey{kindData, id}) }
 
-// RemoveChildWatcher removes the child watcher with this id.
+// RemoveChildWatcher is RemoveValueWatcher for a child watcher.
 func (n *Node) RemoveChildWatcher(id string) { n.removeWatcher(watcherKey{kindChildren, id}) }
 
 func (n *Node) removeWatcher(key watcherKey) {

@@ -496,6 +496,9 @@ func (g *engine) work() {
 			e.again[k] = false
 			g.enqueueLocked(e, k)
 		default:
+			// A definite failure other than absence: the snapshot carries it, as one of
+			// our errors naming the path as users see it.
+			r.err = wrapZK("read", g.userPath(e), r.err)
 			if e.refs[k] > 0 {
 				if !g.applyReadLocked(e, k, r, seq) {
 					e.again[k] = true
@@ -589,7 +592,7 @@ func (g *engine) readData(path string) readResult {
 			if err2 != nil {
 				return readResult{err: err2}
 			}
-			return readResult{exists: ok, stat: statFrom(st), err: newErr("read", path, ErrNoAuth, zk.ErrNoAuth)}
+			return readResult{exists: ok, stat: statFrom(st), err: zk.ErrNoAuth}
 		default:
 			return readResult{err: err}
 		}
@@ -619,7 +622,7 @@ func (g *engine) readChildren(path string) readResult {
 			if err2 != nil {
 				return readResult{err: err2}
 			}
-			return readResult{exists: ok, stat: statFrom(st), err: newErr("read", path, ErrNoAuth, zk.ErrNoAuth)}
+			return readResult{exists: ok, stat: statFrom(st), err: zk.ErrNoAuth}
 		default:
 			return readResult{err: err}
 		}

@@ -86,9 +86,10 @@ type engine struct {
 	jitter     float64 // fraction of the session timeout
 	timeout    func() time.Duration
 
-	wg   sync.WaitGroup // workers and the resync driver
-	kick chan struct{}  // wakes the resync driver
-	done chan struct{}  // closed by close
+	wg     sync.WaitGroup // workers and the resync driver
+	timers sync.WaitGroup // no-auth retry timers armed or running
+	kick   chan struct{}  // wakes the resync driver
+	done   chan struct{}  // closed by close
 
 	mu            sync.Mutex
 	closed        bool
@@ -207,7 +208,7 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 	}
 	e.rec = e.rec.without(k)
 	e.resync[k], e.resynced[k] = false, false
-	stopRetriesLocked(e, k)
+	g.stopRetriesLocked(e, k)
 	if e.retry != nil {
 		e.retry.delay[k] = 0
 	}
@@ -519,7 +520,7 @@ func (g *engine) work() {
 func (g *engine) scheduleRetryLocked(e *entry, k kind, noAuth bool) {
 	if !noAuth {
 		if e.retry != nil {
-			stopRetriesLocked(e, k)
+			g.stopRetriesLocked(e, k)
 			e.retry.delay[k] = 0
 			if e.retry.delay == [2]time.Duration{} {
 				e.retry = nil
@@ -542,7 +543,9 @@ func (g *engine) scheduleRetryLocked(e *entry, k kind, noAuth bool) {
 		d = min(2*d, noAuthRetryMax)
 	}
 	r.delay[k] = d
+	g.timers.Add(1)
 	r.timer[k] = time.AfterFunc(d, func() {
+		defer g.timers.Done()
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		r.timer[k] = nil
@@ -552,9 +555,11 @@ func (g *engine) scheduleRetryLocked(e *entry, k kind, noAuth bool) {
 	})
 }
 
-func stopRetriesLocked(e *entry, k kind) {
+func (g *engine) stopRetriesLocked(e *entry, k kind) {
 	if e.retry != nil && e.retry.timer[k] != nil {
-		e.retry.timer[k].Stop()
+		if e.retry.timer[k].Stop() {
+			g.timers.Done() // its func will not run
+		}
 		e.retry.timer[k] = nil
 	}
 }
@@ -796,8 +801,8 @@ func (g *engine) stop() {
 	g.closed = true
 	close(g.done)
 	for _, e := range g.entries {
-		stopRetriesLocked(e, kindData)
-		stopRetriesLocked(e, kindChildren)
+		g.stopRetriesLocked(e, kindData)
+		g.stopRetriesLocked(e, kindChildren)
 	}
 }
 
@@ -806,6 +811,7 @@ func (g *engine) stop() {
 func (g *engine) close() {
 	g.stop()
 	g.wg.Wait()
+	g.timers.Wait()
 	g.mu.Lock()
 	var datas []*Stream[Value]
 	var kids []*Stream[Children]

@@ -11,7 +11,15 @@
 // StateConnected). Suspended: the connection dropped and the session may live. Lost:
 // Suspended for longer than the negotiated session timeout. Expired: the server said the
 // session is gone; the next state is Connected with NewSession set. AuthFailed: the server
-// refused the credentials. Closed: the last state.
+// refused a credential. Closed: the last state.
+//
+// A refused credential is refused for good. ZooKeeper refuses only a credential it cannot
+// use at all, one of an unknown scheme or with malformed data (a digest with a wrong password
+// is accepted and merely matches no ACL), and then closes the connection. The Session
+// remembers the refusal for its whole life and never sends that credential again, on any
+// connection or session; it reports AuthFailed once, however many credentials are refused,
+// and carries on: the other credentials are added, and on the next connection of the same
+// session it reports Connected, with the access the world and the accepted credentials have.
 //
 // Close ends every goroutine the Session started, including go-zookeeper's, and every socket.
 package session
@@ -30,7 +38,8 @@ import (
 	"github.com/go-zookeeper/zk"
 )
 
-// Auth is one credential, added on every new session before reads.
+// Auth is one credential, added on every new session before reads. A credential the server
+// refuses is never sent again (see the package documentation).
 type Auth struct {
 	Scheme string
 	Auth   []byte
@@ -44,7 +53,8 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Logger receives the session's log records and go-zookeeper's; nil is silent.
 	Logger *slog.Logger
-	// Auth credentials, added on each new session before Connected is reported.
+	// Auth credentials, added on each new session before Connected is reported. One the
+	// server refuses is reported once as AuthFailed and never sent again.
 	Auth []Auth
 	// Dialer opens connections; nil uses net.Dialer. It is wrapped so Close ends every socket.
 	Dialer Dialer
@@ -103,8 +113,21 @@ type Session struct {
 	sessionID         int64
 	generation        uint64
 	disconnectedSince time.Time
-	authed            []bool // per credential: accepted once, so go-zookeeper re-sends it
+
+	// auth holds, per credential of cfg.Auth, whether the server accepted it (go-zookeeper
+	// then re-sends it on every connection) or refused it (it is never sent again). Only the
+	// loop goroutine uses it.
+	auth []authStatus
 }
+
+// authStatus is what became of one credential.
+type authStatus uint8
+
+const (
+	authPending  authStatus = iota // not yet added: added on the next session
+	authAccepted                   // added; go-zookeeper re-sends it by itself
+	authRefused                    // refused by the server: never sent again
+)
 
 // New resolves the servers and starts connecting in the background. It fails only when an
 // address cannot be parsed or resolved.
@@ -127,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		loopDone: make(chan struct{}),
 		evWake:   make(chan struct{}, 1),
 		state:    StateConnecting,
-		authed:   make([]bool, len(cfg.Auth)),
+		auth:     make([]authStatus, len(cfg.Auth)),
 	}
 	s.hosts = &hostProvider{quit: s.quit, addrs: addrs, next: rand.N(len(addrs))}
 	s.sockets = newSockets(cfg.Dialer, s.ioBound)
@@ -233,6 +256,9 @@ func (s *Session) loop() {
 			s.evQ = nil
 			s.evMu.Unlock()
 			for _, zs := range q {
+				if s.closing() {
+					return
+				}
 				s.handle(zs, lost)
 			}
 		}
@@ -253,15 +279,24 @@ func (s *Session) handle(zs zk.State, lost *time.Timer) {
 			return
 		}
 		lost.Stop()
-		if err := s.authenticate(); err != nil {
-			if errors.Is(err, zk.ErrAuthFailed) || errors.Is(err, zk.ErrInvalidACL) || errors.Is(err, zk.ErrBadArguments) {
-				s.log.Error("zookeeper refused the credentials", "err", err)
-				s.transition(StateAuthFailed, false)
+		refused, err := s.authenticate()
+		if refused > 0 && s.State() != StateAuthFailed {
+			s.transition(StateAuthFailed, false)
+		}
+		if err != nil {
+			// The connection dropped while authenticating; a later StateHasSession retries.
+			if !s.closing() {
+				s.log.Warn("authentication interrupted", "err", err)
+			}
+			return
+		}
+		if refused > 0 {
+			// ZooKeeper closes the connection after a refusal: Connected is reported on the
+			// next one, unless this one still answers and nothing happened meanwhile. A probe
+			// that went out on the next connection finds that connection's events queued.
+			if _, _, err := s.conn.Exists("/"); err != nil || s.eventsQueued() {
 				return
 			}
-			// The connection dropped while authenticating; a later StateHasSession retries.
-			s.log.Warn("authentication interrupted", "err", err)
-			return
 		}
 		s.mu.Lock()
 		s.sessionID = id
@@ -280,7 +315,9 @@ func (s *Session) handle(zs zk.State, lost *time.Timer) {
 		s.mu.Unlock()
 		s.transition(StateExpired, false)
 	case zk.StateAuthFailed:
-		s.transition(StateAuthFailed, false)
+		if cur != StateAuthFailed {
+			s.transition(StateAuthFailed, false)
+		}
 	case zk.StateDisconnected, zk.StateConnecting, zk.StateConnected:
 		if cur != StateConnected {
 			return
@@ -293,21 +330,54 @@ func (s *Session) handle(zs zk.State, lost *time.Timer) {
 	}
 }
 
-// authenticate adds each credential go-zookeeper does not yet remember. Once AddAuth has
-// succeeded, go-zookeeper re-sends the credential on every later connection, new sessions
-// included, before any other request; before the first session AddAuth fails and is not
-// remembered, which is why it runs here.
-func (s *Session) authenticate() error {
+// authenticate adds each credential go-zookeeper does not yet remember and the server has not
+// refused. Once AddAuth has succeeded, go-zookeeper re-sends the credential on every later
+// connection, new sessions included, before any other request; before the first session
+// AddAuth fails and is not remembered, which is why it runs here. A credential the server
+// refuses is marked refused, logged once and skipped from then on: refused counts those
+// refused by this call. err is the failure, other than a refusal, that stopped it (the
+// connection dropped); the credentials not yet added are tried on the next connection.
+func (s *Session) authenticate() (refused int, err error) {
 	for i, a := range s.cfg.Auth {
-		if s.authed[i] {
+		if s.auth[i] != authPending {
 			continue
 		}
-		if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
-			return fmt.Errorf("add auth %q: %w", a.Scheme, err)
+		err := s.conn.AddAuth(a.Scheme, a.Auth)
+		switch {
+		case err == nil:
+			s.auth[i] = authAccepted
+		case isRefusal(err):
+			s.auth[i] = authRefused
+			refused++
+			s.log.Error("zookeeper refused a credential; it will not be sent again", "scheme", a.Scheme, "err", err)
+		default:
+			return refused, fmt.Errorf("add auth %q: %w", a.Scheme, err)
 		}
-		s.authed[i] = true
 	}
-	return nil
+	return refused, nil
+}
+
+// isRefusal reports whether AddAuth's error is the server's answer to the credential itself
+// rather than a failure of the connection.
+func isRefusal(err error) bool {
+	return errors.Is(err, zk.ErrAuthFailed) || errors.Is(err, zk.ErrInvalidACL) || errors.Is(err, zk.ErrBadArguments)
+}
+
+// eventsQueued reports whether session events wait for the loop.
+func (s *Session) eventsQueued() bool {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	return len(s.evQ) > 0
+}
+
+// closing reports whether Close has been called.
+func (s *Session) closing() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *Session) transition(st State, isNew bool) {
@@ -325,18 +395,23 @@ func (s *Session) transition(st State, isNew bool) {
 }
 
 // Close ends the session: it closes go-zookeeper's connection and every socket, waits for
-// every goroutine (go-zookeeper's included), reports StateClosed and returns. Idempotent.
+// every goroutine (go-zookeeper's included), reports StateClosed and returns. It takes at
+// most about a second beyond the current transition callback, even when the server stopped
+// answering in the middle of a request. Idempotent.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.startOnce.Do(func() {}) // a session never started has no loop to wait for
+		// The connection is closed before the loop is waited for: closing it ends any
+		// request the loop waits on (AddAuth), which would otherwise wait for an answer up
+		// to go-zookeeper's read timeout. With a live connection this sends the close
+		// request and returns at its answer; without one go-zookeeper waits up to a second
+		// for an answer that cannot come.
+		s.conn.Close()
+		s.sockets.closeAll()
 		if s.started.Load() {
 			<-s.loopDone
 		}
-		// With a live connection this sends the close request and returns at its answer;
-		// without one go-zookeeper waits up to a second for an answer that cannot come.
-		s.conn.Close()
-		s.sockets.closeAll()
 		// go-zookeeper closes its event channel when its connection loop has ended; that is
 		// the only sign its goroutines are done.
 		for range s.events {

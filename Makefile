@@ -37,5 +37,5 @@ demo: zk
 bench: zk
 	$(GO) run ./bench -out bench-results.json
 
-fuzz:
+fuzz: zk
 	$(GO) test -run '^$$' -fuzz FuzzValidatePath -fuzztime 30s .

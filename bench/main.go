@@ -28,8 +28,12 @@
 // included (flagged), and the rows of the table.
 //
 // The raw side is the best straightforward go-zookeeper code for the same job, not a
-// strawman: its reads are pipelined on one connection by as many goroutines as the mirror's
-// default read concurrency (64), it holds the same watches and keeps the same data.
+// strawman: it holds the same watches and keeps the same data. In the loading scenarios
+// (sync, resync, memory) its reads are pipelined on one connection by as many goroutines as
+// the mirror's default read concurrency (64). In churn it runs what hand-written watch code
+// runs, a re-arm loop per node (1,000 goroutines, so up to 1,000 reads in flight against the
+// mirror's 64), and in herd each raw client re-reads the changed paths one at a time as
+// their watches fire.
 //
 // # Scenarios
 //
@@ -56,7 +60,8 @@
 // to every path having delivered its Resync=true snapshot. Its reference is the initial
 // sync of the same 10,000 paths by the same Mirror in the same repetition (target
 // resync/initial ≤ 1.2), and, when scenario sync ran with as many children, the median
-// MaxDepth(1) load of scenario sync (about the same number of reads; same target). The raw
+// MaxDepth(1) load of scenario sync (about the same number of reads; same target; that load
+// runs on a direct connection, the resync through the proxy, whose copying it includes). The raw
 // code re-reads the same paths with GetW, pipelined 64 deep, from go-zookeeper's
 // StateHasSession event after StateExpired (it does not call Sync, which the mirror does
 // first).

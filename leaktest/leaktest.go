@@ -8,6 +8,8 @@
 package leaktest
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -58,4 +60,45 @@ func Check(t testing.TB, opts ...goleak.Option) {
 // alive for its whole run (start them first, then take the snapshot).
 func IgnoreCurrent() goleak.Option {
 	return goleak.IgnoreCurrent()
+}
+
+// Running returns, at once and without retrying, the stacks of the goroutines that are
+// executing a function of one of the packages named (import paths), or were started by one;
+// the caller's goroutine and those running tests are left out.
+// It proves that a Close has joined its goroutines when it returns, which goleak's retries,
+// giving exiting goroutines time, cannot.
+func Running(pkgs ...string) []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 || strings.Contains(g, "\ntesting.tRunner(") || strings.Contains(g, "\nmain.main()") {
+			continue // the caller's, and those running tests
+		}
+		for _, line := range strings.Split(g, "\n") {
+			if inPackage(line, pkgs) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// inPackage reports whether a stack line is a call of a function of one of pkgs: the
+// import path followed by a dot (a function or method) and not by a slash (a subpackage).
+func inPackage(line string, pkgs []string) bool {
+	for _, p := range pkgs {
+		if strings.HasPrefix(line, p+".") || strings.HasPrefix(line, "created by "+p+".") {
+			return true
+		}
+	}
+	return false
 }

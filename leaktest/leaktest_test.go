@@ -136,3 +136,35 @@ func TestIgnoreCurrent(t *testing.T) {
 		t.Fatalf("goleak.Find with IgnoreCurrent: %v", err)
 	}
 }
+
+// parked blocks until stop closes; its package is leaktest_test.
+func parked(started chan<- struct{}, stop <-chan struct{}) {
+	close(started)
+	<-stop
+}
+
+func TestRunning(t *testing.T) {
+	const pkg = "github.com/zkmirror/zkmirror/leaktest_test"
+	if g := leaktest.Running(pkg); len(g) != 0 {
+		t.Fatalf("before: %v", g)
+	}
+	started, stop, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		parked(started, stop)
+	}()
+	<-started
+	g := leaktest.Running(pkg)
+	if len(g) != 1 || !strings.Contains(g[0], "parked") {
+		t.Fatalf("running: %q", g)
+	}
+	// A package whose path only starts like it is not matched, nor is a subpackage.
+	if g := leaktest.Running("github.com/zkmirror/zkmirror/leak", "github.com/zkmirror/zkmirror"); len(g) != 0 {
+		t.Fatalf("prefix matched: %q", g)
+	}
+	close(stop)
+	<-done
+	if g := leaktest.Running(pkg); len(g) != 0 {
+		t.Fatalf("after: %q", g)
+	}
+}

@@ -453,8 +453,8 @@ func (c *Conn) loop(ctx context.Context) {
 
 			wg.Add(1)
 			go func() {
-				defer c.conn.Close() // causes recv loop to EOF/exit
 				defer wg.Done()
+				defer c.conn.Close() // causes recv loop to EOF/exit
 
 				if err := c.resendZkAuthFn(ctx, c); err != nil {
 					c.logger.Printf("error in resending auth creds: %v", err)

@@ -532,9 +532,24 @@ func TestCloseEndsEverything(t *testing.T) {
 	if _, err := n.Value(ctx); err != nil {
 		t.Fatal(err)
 	}
+	tr, err := m.Tree(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := tr.Events(context.Background())
+	if err := tr.Synced(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Contract 12, checked at the instant Close returns (goleak retries would give a late
+	// goroutine time to end).
+	if g := leaktest.Running("github.com/zkmirror/zkmirror", "github.com/zkmirror/zkmirror/session",
+		"github.com/go-zookeeper/zk"); len(g) > 0 {
+		t.Fatalf("%d goroutines of the Mirror still running when Close returned:\n%s", len(g), strings.Join(g, "\n\n"))
+	}
+	drainClosed(t, events)
 	for _, ch := range chans {
 		drainClosed(t, ch)
 	}

@@ -447,18 +447,16 @@ func TestSubscribeCancelCycles(t *testing.T) {
 	for range 1000 {
 		ctx, cancel := context.WithCancel(context.Background())
 		ch := n.Watch(ctx)
-		<-ch
+		recv(t, ch, 5*time.Second)
 		cancel()
-		for range ch { // closes once the cancellation is seen
-		}
+		drainClosed(t, ch) // closes once the cancellation is seen
 	}
 	for range 1000 {
 		h := mustNode(t, m, p)
 		ch := h.Watch(context.Background())
 		h.AddValueWatcher("x", func(zkmirror.Value) {})
 		h.Close()
-		for range ch {
-		}
+		drainClosed(t, ch)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if d := runtime.NumGoroutine() - base; d > 5 {
@@ -555,8 +553,17 @@ func TestCloseEndsEverything(t *testing.T) {
 	}
 	drainClosed(t, kids)
 	var last zkmirror.State
-	for st := range states {
-		last = st
+	deadline := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case st, ok := <-states:
+			if ok {
+				last = st
+			}
+			open = ok
+		case <-deadline:
+			t.Fatal("States not closed after Close")
+		}
 	}
 	if last != zkmirror.StateClosed {
 		t.Fatalf("last state %v", last)

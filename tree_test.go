@@ -153,14 +153,29 @@ func TestTreeSyncAndNestedChanges(t *testing.T) {
 	}
 
 	// Events subscribed before Synced show the initial load as Created events, and what
-	// follows; replayed, they give the same state.
+	// follows: per path, Created only for a node absent so far, Changed and Deleted only for
+	// one present; replayed, they give the same state.
 	seen := map[string]string{}
 	apply := func(ev zkmirror.TreeEvent) {
+		_, present := seen[ev.Path]
 		switch ev.Type {
-		case zkmirror.EventCreated, zkmirror.EventChanged:
+		case zkmirror.EventCreated:
+			if present {
+				t.Fatalf("Created for a present node: %+v", ev)
+			}
+			seen[ev.Path] = string(ev.Value.Data)
+		case zkmirror.EventChanged:
+			if !present {
+				t.Fatalf("Changed for an absent node (the initial load must come as Created): %+v", ev)
+			}
 			seen[ev.Path] = string(ev.Value.Data)
 		case zkmirror.EventDeleted:
+			if !present {
+				t.Fatalf("Deleted for an absent node: %+v", ev)
+			}
 			delete(seen, ev.Path)
+		default:
+			t.Fatalf("event %+v", ev)
 		}
 	}
 	want := serverTree(t, raw, root)

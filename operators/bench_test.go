@@ -6,30 +6,15 @@ import (
 	"time"
 
 	"github.com/zkmirror/zkmirror"
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/operators"
 )
-
-// feed sends b.N items into a channel the benchmark's pipeline reads.
-func feed(ctx context.Context, n int) <-chan int {
-	ch := make(chan int)
-	go func() {
-		defer close(ch)
-		for i := range n {
-			select {
-			case ch <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return ch
-}
 
 func BenchmarkMap(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	out := operators.Map(ctx, feed(ctx, b.N), func(i int) int { return i * 2 })
+	out := operators.Map(ctx, chantest.Count(ctx, b.N), func(i int) int { return i * 2 })
 	for range out {
 	}
 }
@@ -38,7 +23,7 @@ func BenchmarkFilterMapScan(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	even := operators.Filter(ctx, feed(ctx, b.N), func(i int) bool { return i%2 == 0 })
+	even := operators.Filter(ctx, chantest.Count(ctx, b.N), func(i int) bool { return i%2 == 0 })
 	doubled := operators.Map(ctx, even, func(i int) int { return i * 2 })
 	sum := operators.Scan(ctx, doubled, 0, func(acc, i int) int { return acc + i })
 	for range sum {
@@ -49,7 +34,7 @@ func BenchmarkCombineLatest3(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	out := operators.CombineLatest(ctx, feed(ctx, b.N), feed(ctx, b.N), feed(ctx, b.N))
+	out := operators.CombineLatest(ctx, chantest.Count(ctx, b.N), chantest.Count(ctx, b.N), chantest.Count(ctx, b.N))
 	for range out {
 	}
 }
@@ -59,7 +44,7 @@ func BenchmarkMerge4(b *testing.B) {
 	defer cancel()
 	b.ReportAllocs()
 	n := b.N/4 + 1
-	out := operators.Merge(ctx, feed(ctx, n), feed(ctx, n), feed(ctx, n), feed(ctx, n))
+	out := operators.Merge(ctx, chantest.Count(ctx, n), chantest.Count(ctx, n), chantest.Count(ctx, n), chantest.Count(ctx, n))
 	for range out {
 	}
 }
@@ -68,7 +53,7 @@ func BenchmarkDebounceBurst(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	out := operators.Debounce(ctx, feed(ctx, b.N), time.Millisecond)
+	out := operators.Debounce(ctx, chantest.Count(ctx, b.N), time.Millisecond)
 	for range out {
 	}
 }

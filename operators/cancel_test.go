@@ -7,24 +7,10 @@ import (
 	"time"
 
 	"github.com/zkmirror/zkmirror"
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/leaktest"
 	"github.com/zkmirror/zkmirror/operators"
 )
-
-// endless returns a channel that sends 0, 1, 2, ... until ctx ends; it never closes.
-func endless(ctx context.Context) <-chan int {
-	ch := make(chan int)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case ch <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return ch
-}
 
 func snapshotOf(v int) zkmirror.Value {
 	return zkmirror.Value{Path: "/n", Data: []byte(strconv.Itoa(v)), Exists: true}
@@ -66,6 +52,12 @@ func TestCancelEndsEverything(t *testing.T) {
 		{"Throttle", func(ctx context.Context, in <-chan int) any {
 			return operators.Throttle(ctx, in, time.Millisecond)
 		}, 2},
+		{"Debounce no delay", func(ctx context.Context, in <-chan int) any {
+			return operators.Debounce(ctx, in, 0)
+		}, 2},
+		{"Throttle no delay", func(ctx context.Context, in <-chan int) any {
+			return operators.Throttle(ctx, in, -time.Second)
+		}, 2},
 		{"Merge", func(ctx context.Context, in <-chan int) any {
 			return operators.Merge(ctx, in, never)
 		}, 2},
@@ -99,7 +91,7 @@ func TestCancelEndsEverything(t *testing.T) {
 				leaktest.Check(t)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				out := tt.start(ctx, endless(ctx))
+				out := tt.start(ctx, chantest.Endless(ctx))
 				for range tt.reads {
 					recvAny(t, out)
 				}
@@ -141,11 +133,11 @@ func slow(ctx context.Context, in <-chan int) <-chan int {
 func TestCancelStopsDelivery(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := operators.Map(ctx, endless(ctx), func(v int) int { return v })
-	recvOne(t, out)
+	out := operators.Map(ctx, chantest.Endless(ctx), func(v int) int { return v })
+	chantest.RecvOne(t, out)
 	cancel()
 	// At most the item already in flight when cancel was called can still come.
-	n := len(collect(t, out))
+	n := len(chantest.Collect(t, out))
 	if n > 1 {
 		t.Fatalf("got %d items after cancel, want at most 1", n)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/leaktest"
 	"github.com/zkmirror/zkmirror/operators"
 )
@@ -92,7 +93,7 @@ func TestCombineLatest(t *testing.T) {
 				case s.wantClosed:
 					expectClosed(t, out)
 				default:
-					got := recvOne(t, out)
+					got := chantest.RecvOne(t, out)
 					if !slices.Equal(got, s.want) {
 						t.Fatalf("step %d: got %v, want %v", i, got, s.want)
 					}
@@ -120,16 +121,16 @@ func TestCombineLatest2(t *testing.T) {
 	sendOne(t, a, "x")
 	sendOne(t, a, "y") // would hang if "x" alone had produced an output
 	sendOne(t, b, 1)
-	if got := recvOne(t, out); got != "y1" {
+	if got := chantest.RecvOne(t, out); got != "y1" {
 		t.Fatalf("got %q, want y1", got)
 	}
 	sendOne(t, b, 2)
-	if got := recvOne(t, out); got != "y2" {
+	if got := chantest.RecvOne(t, out); got != "y2" {
 		t.Fatalf("got %q, want y2", got)
 	}
 	close(a)
 	sendOne(t, b, 3)
-	if got := recvOne(t, out); got != "y3" {
+	if got := chantest.RecvOne(t, out); got != "y3" {
 		t.Fatalf("got %q, want y3", got)
 	}
 	close(b)
@@ -157,17 +158,17 @@ func TestCombineLatest3(t *testing.T) {
 	sendOne(t, b, "b")
 	sendOne(t, a, 2)
 	sendOne(t, c, true)
-	if got := recvOne(t, out); got != "2b true" {
+	if got := chantest.RecvOne(t, out); got != "2b true" {
 		t.Fatalf("got %q", got)
 	}
 	sendOne(t, b, "c")
-	if got := recvOne(t, out); got != "2c true" {
+	if got := chantest.RecvOne(t, out); got != "2c true" {
 		t.Fatalf("got %q", got)
 	}
 	close(b)
 	close(c)
 	sendOne(t, a, 3)
-	if got := recvOne(t, out); got != "3c true" {
+	if got := chantest.RecvOne(t, out); got != "3c true" {
 		t.Fatalf("got %q", got)
 	}
 	close(a)

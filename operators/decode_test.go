@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zkmirror/zkmirror"
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/leaktest"
 	"github.com/zkmirror/zkmirror/operators"
 )
@@ -83,7 +84,7 @@ func TestDecodeJSON(t *testing.T) {
 	for i, tt := range tests {
 		snaps[i] = tt.snap
 	}
-	got := collect(t, operators.DecodeJSON[config](ctx, source(ctx, snaps...)))
+	got := chantest.Collect(t, operators.DecodeJSON[config](ctx, chantest.Source(ctx, snaps...)))
 	if len(got) != len(tests) {
 		t.Fatalf("got %d results, want %d", len(got), len(tests))
 	}
@@ -113,7 +114,7 @@ func TestDecodeJSONFreshValue(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	got := collect(t, operators.DecodeJSON[config](ctx, source(ctx,
+	got := chantest.Collect(t, operators.DecodeJSON[config](ctx, chantest.Source(ctx,
 		zkmirror.Value{Data: []byte(`{"port":1,"tags":["x"]}`), Exists: true},
 		zkmirror.Value{Data: []byte(`{"port":2}`), Exists: true},
 	)))

@@ -28,9 +28,10 @@
 //     items. Only the sources (Node.Watch, Stream.Subscribe, Tree.Events) conflate.
 //   - No operator drops an item, except Distinct and DistinctFunc (which drop repeats),
 //     Debounce and Throttle (which drop intermediate items of a burst), which exist to.
+//     Debounce and Throttle with a duration of zero or less delay and drop nothing.
 //   - Per input, items keep their order.
 //   - A nil context or a nil function is a programming error: the operator panics when it is
-//     called, with a message naming it. A nil input channel is an input that never sends and
-//     never closes.
+//     called, with a message naming it. No other argument makes an operator panic. A nil
+//     input channel is an input that never sends and never closes.
 //   - A function passed to an operator runs on the operator's goroutine, one call at a time.
 package operators

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zkmirror/zkmirror"
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/leaktest"
 	"github.com/zkmirror/zkmirror/operators"
 )
@@ -176,7 +177,7 @@ func TestEndToEndCombineTwoNodes(t *testing.T) {
 
 	// Cancelling the pipeline's context ends it: the Stream closes.
 	pcancel()
-	collect(t, sub)
+	chantest.Collect(t, sub)
 	if _, err := held.Wait(ctx); err != nil {
 		t.Fatalf("Wait after the pipeline ended: %v (the latest value is kept)", err)
 	}

@@ -18,12 +18,21 @@ func ExampleDebounce() {
 	printed := make(chan struct{})
 	go func() {
 		defer close(keys)
-		for _, q := range []string{"z", "zk", "zkm"} {
-			keys <- q
-		}
-		<-printed // a pause longer than the quiet period
-		for _, q := range []string{"zkmi", "zkmir"} {
-			keys <- q
+		for i, burst := range [][]string{{"z", "zk", "zkm"}, {"zkmi", "zkmir"}} {
+			if i > 0 {
+				select {
+				case <-printed: // a pause longer than the quiet period
+				case <-ctx.Done():
+					return
+				}
+			}
+			for _, q := range burst {
+				select { // every send also selects on ctx.Done: cancel ends this goroutine
+				case keys <- q:
+				case <-ctx.Done():
+					return
+				}
+			}
 		}
 		// The input closes while "zkmir" waits for its quiet period: it is sent at once.
 	}()
@@ -45,13 +54,23 @@ func ExampleCombineLatest() {
 
 	host := make(chan string)
 	port := make(chan string)
+	send := func(ch chan<- string, v string) bool {
+		select { // every send also selects on ctx.Done: cancel ends the goroutine below
+		case ch <- v:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	go func() {
-		host <- "alpha"
-		port <- "2181" // both inputs have a value: the first slice is sent
-		host <- "beta" // every later change sends a slice
+		defer close(port)
+		ok := send(host, "alpha") &&
+			send(port, "2181") && // both inputs have a value: the first slice is sent
+			send(host, "beta") // every later change sends a slice
 		close(host)
-		port <- "2182" // a closed input keeps its latest value
-		close(port)
+		if ok {
+			send(port, "2182") // a closed input keeps its latest value
+		}
 	}()
 
 	for addr := range operators.CombineLatest(ctx, host, port) {
@@ -70,11 +89,24 @@ func ExampleCombineLatest2() {
 	replicas := make(chan int)
 	enabled := make(chan bool)
 	go func() {
-		replicas <- 3
-		enabled <- true
-		replicas <- 5
-		close(replicas)
-		close(enabled)
+		defer close(enabled)
+		defer close(replicas)
+		// Every send also selects on ctx.Done: cancel ends this goroutine.
+		select {
+		case replicas <- 3:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case enabled <- true:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case replicas <- 5:
+		case <-ctx.Done():
+			return
+		}
 	}()
 
 	desired := operators.CombineLatest2(ctx, replicas, enabled, func(n int, on bool) int {
@@ -109,7 +141,11 @@ func ExampleDecodeJSON() {
 			{Path: "/limits", Exists: false},
 			{Path: "/limits", Data: []byte(`{"maxConns":250}`), Exists: true, Stat: zkmirror.Stat{Version: 0}}, // re-created
 		} {
-			snapshots <- s
+			select { // every send also selects on ctx.Done: cancel ends this goroutine
+			case snapshots <- s:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 
@@ -136,7 +172,11 @@ func ExampleHold() {
 
 	in := make(chan string)
 	s := operators.Hold(ctx, in)
-	in <- "v1"
+	select { // every send also selects on ctx.Done
+	case in <- "v1":
+	case <-ctx.Done():
+		return
+	}
 
 	v, err := s.Wait(ctx)
 	fmt.Println(v, err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zkmirror/zkmirror"
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/leaktest"
 	"github.com/zkmirror/zkmirror/operators"
 )
@@ -15,7 +16,7 @@ func TestHold(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wctx, wcancel := context.WithTimeout(ctx, patience)
+	wctx, wcancel := context.WithTimeout(ctx, chantest.Patience)
 	defer wcancel()
 
 	in := make(chan int)
@@ -39,14 +40,14 @@ func TestHold(t *testing.T) {
 	if v, ok := s.Latest(); !ok || v != 7 {
 		t.Fatalf("Latest = %d, %v; want 7, true", v, ok)
 	}
-	if v := recvOne(t, sub); v != 7 {
+	if v := chantest.RecvOne(t, sub); v != 7 {
 		t.Fatalf("subscription got %d, want 7", v)
 	}
 	sendOne(t, in, 8)
 	sendOne(t, in, 9)
 	close(in)
 	// The subscription conflates: it may skip 8, but ends with 9 and then closes.
-	got := collect(t, sub)
+	got := chantest.Collect(t, sub)
 	if len(got) == 0 || got[len(got)-1] != 9 {
 		t.Fatalf("subscription got %v, want it to end with 9", got)
 	}
@@ -64,7 +65,7 @@ func TestHoldClosesOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := operators.Hold(ctx, make(chan string))
 	cancel()
-	wctx, wcancel := context.WithTimeout(context.Background(), patience)
+	wctx, wcancel := context.WithTimeout(context.Background(), chantest.Patience)
 	defer wcancel()
 	_, err := s.Wait(wctx)
 	if !errors.Is(err, zkmirror.ErrClosed) {
@@ -76,7 +77,7 @@ func TestHoldEmptyInput(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := operators.Hold(ctx, source[time.Duration](ctx))
+	s := operators.Hold(ctx, chantest.Source[time.Duration](ctx))
 	expectClosed(t, s.Subscribe(ctx))
 	if _, ok := s.Latest(); ok {
 		t.Fatal("Latest has a value")

@@ -5,11 +5,20 @@ import (
 	"time"
 )
 
-// mustPositive panics if d is not positive; op names the operator in the message.
-func mustPositive(d time.Duration, op string) {
-	if d <= 0 {
-		panic("operators: " + op + " called with non-positive duration")
-	}
+// passThrough returns a channel that sends every item of in, in order, dropping none, and
+// closes when in closes or ctx ends. It is Debounce and Throttle without a delay.
+func passThrough[T any](ctx context.Context, in <-chan T) <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		for {
+			v, ok := recv(ctx, in)
+			if !ok || !send(ctx, out, v) {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // Debounce returns a channel that sends an item of in once in has been quiet for the given
@@ -19,10 +28,15 @@ func mustPositive(d time.Duration, op string) {
 //
 // When in closes, the item still waiting for its quiet period, if any, is sent at once; then
 // the output closes. The output also closes when ctx ends, and the waiting item is then
-// dropped. Debounce panics if quiet is not positive.
+// dropped.
+//
+// A quiet period of zero or less means no delay: every item of in is sent, in order, and
+// none is dropped; the output closes when in closes or ctx ends.
 func Debounce[T any](ctx context.Context, in <-chan T, quiet time.Duration) <-chan T {
 	mustContext(ctx, "Debounce")
-	mustPositive(quiet, "Debounce")
+	if quiet <= 0 {
+		return passThrough(ctx, in)
+	}
 	out := make(chan T)
 	go func() {
 		defer close(out)
@@ -72,11 +86,15 @@ func Debounce[T any](ctx context.Context, in <-chan T, quiet time.Duration) <-ch
 // final item below. Items sent keep their order.
 //
 // When in closes, the held item, if any, is sent at once; then the output closes. The output
-// also closes when ctx ends, and the held item is then dropped. Throttle panics if every is
-// not positive.
+// also closes when ctx ends, and the held item is then dropped.
+//
+// An interval of zero or less means no throttling: every item of in is sent, in order, and
+// none is dropped; the output closes when in closes or ctx ends.
 func Throttle[T any](ctx context.Context, in <-chan T, every time.Duration) <-chan T {
 	mustContext(ctx, "Throttle")
-	mustPositive(every, "Throttle")
+	if every <= 0 {
+		return passThrough(ctx, in)
+	}
 	out := make(chan T)
 	go func() {
 		defer close(out)

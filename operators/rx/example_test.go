@@ -16,7 +16,11 @@ func Example() {
 	go func() {
 		defer close(in)
 		for i := 1; i <= 6; i++ {
-			in <- i
+			select { // every send also selects on ctx.Done: cancel ends this goroutine
+			case in <- i:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 

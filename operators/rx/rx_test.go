@@ -9,72 +9,10 @@ import (
 	"time"
 
 	"github.com/reactivex/rxgo/v2"
+	"github.com/zkmirror/zkmirror/internal/chantest"
 	"github.com/zkmirror/zkmirror/leaktest"
 	"github.com/zkmirror/zkmirror/operators/rx"
 )
-
-const patience = 10 * time.Second
-
-func source[T any](ctx context.Context, items ...T) <-chan T {
-	ch := make(chan T)
-	go func() {
-		defer close(ch)
-		for _, v := range items {
-			select {
-			case ch <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return ch
-}
-
-// endless sends 0, 1, 2, ... until ctx ends; it never closes.
-func endless(ctx context.Context) <-chan int {
-	ch := make(chan int)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case ch <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return ch
-}
-
-func collect[T any](t *testing.T, ch <-chan T) []T {
-	t.Helper()
-	var got []T
-	timeout := time.After(patience)
-	for {
-		select {
-		case v, ok := <-ch:
-			if !ok {
-				return got
-			}
-			got = append(got, v)
-		case <-timeout:
-			t.Fatalf("channel not closed after %v; got so far %v", patience, got)
-		}
-	}
-}
-
-func recvOne[T any](t *testing.T, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatal("channel closed, want an item")
-		}
-		return v
-	case <-time.After(patience):
-		t.Fatalf("no item after %v", patience)
-	}
-	panic("unreachable")
-}
 
 func double(_ context.Context, v any) (any, error) { return v.(int) * 2, nil }
 
@@ -87,11 +25,11 @@ func TestRoundTrip(t *testing.T) {
 	for i := range items {
 		items[i] = i
 	}
-	obs := rx.ToObservable(ctx, source(ctx, items...)).
+	obs := rx.ToObservable(ctx, chantest.Source(ctx, items...)).
 		Map(double, rxgo.WithContext(ctx)).
 		Filter(func(v any) bool { return v.(int)%3 == 0 }, rxgo.WithContext(ctx))
 	var got []int
-	for _, r := range collect(t, rx.FromObservable[int](ctx, obs)) {
+	for _, r := range chantest.Collect(t, rx.FromObservable[int](ctx, obs)) {
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
@@ -112,7 +50,7 @@ func TestDirect(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	got := collect(t, rx.FromObservable[string](ctx, rx.ToObservable(ctx, source(ctx, "a", "b"))))
+	got := chantest.Collect(t, rx.FromObservable[string](ctx, rx.ToObservable(ctx, chantest.Source(ctx, "a", "b"))))
 	if want := []rx.Result[string]{{Value: "a"}, {Value: "b"}}; !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -148,9 +86,9 @@ func TestSequentialOperators(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			obs := tt.chain(ctx, rx.ToObservable(ctx, source(ctx, 1, 2, 3, 4)))
+			obs := tt.chain(ctx, rx.ToObservable(ctx, chantest.Source(ctx, 1, 2, 3, 4)))
 			var got []int
-			for _, r := range collect(t, rx.FromObservable[int](ctx, obs)) {
+			for _, r := range chantest.Collect(t, rx.FromObservable[int](ctx, obs)) {
 				if r.Err != nil {
 					t.Fatal(r.Err)
 				}
@@ -167,14 +105,14 @@ func TestWrongType(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	obs := rx.ToObservable(ctx, source(ctx, 1, 2, 3)).
+	obs := rx.ToObservable(ctx, chantest.Source(ctx, 1, 2, 3)).
 		Map(func(_ context.Context, v any) (any, error) {
 			if v.(int) == 2 {
 				return "two", nil
 			}
 			return v, nil
 		}, rxgo.WithContext(ctx))
-	got := collect(t, rx.FromObservable[int](ctx, obs))
+	got := chantest.Collect(t, rx.FromObservable[int](ctx, obs))
 	if len(got) != 3 || got[0] != (rx.Result[int]{Value: 1}) || got[2] != (rx.Result[int]{Value: 3}) {
 		t.Fatalf("got %v, want 1, an error, 3", got)
 	}
@@ -189,15 +127,15 @@ func TestNilItems(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// nil is a valid value of pointer and interface types, not of int.
-	ptrs := collect(t, rx.FromObservable[*int](ctx, rx.ToObservable(ctx, source[*int](ctx, nil))))
+	ptrs := chantest.Collect(t, rx.FromObservable[*int](ctx, rx.ToObservable(ctx, chantest.Source[*int](ctx, nil))))
 	if len(ptrs) != 1 || ptrs[0].Err != nil || ptrs[0].Value != nil {
 		t.Fatalf("*int: got %v", ptrs)
 	}
-	errs := collect(t, rx.FromObservable[error](ctx, rx.ToObservable(ctx, source[error](ctx, nil))))
+	errs := chantest.Collect(t, rx.FromObservable[error](ctx, rx.ToObservable(ctx, chantest.Source[error](ctx, nil))))
 	if len(errs) != 1 || errs[0].Err != nil || errs[0].Value != nil {
 		t.Fatalf("error: got %v", errs)
 	}
-	ints := collect(t, rx.FromObservable[int](ctx, rx.ToObservable(ctx, source[any](ctx, nil))))
+	ints := chantest.Collect(t, rx.FromObservable[int](ctx, rx.ToObservable(ctx, chantest.Source[any](ctx, nil))))
 	if len(ints) != 1 || !errors.Is(ints[0].Err, rx.ErrType) {
 		t.Fatalf("int: got %v", ints)
 	}
@@ -208,14 +146,14 @@ func TestItemError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	boom := errors.New("boom")
-	obs := rx.ToObservable(ctx, source(ctx, 1, 2, 3)).
+	obs := rx.ToObservable(ctx, chantest.Source(ctx, 1, 2, 3)).
 		Map(func(_ context.Context, v any) (any, error) {
 			if v.(int) == 2 {
 				return nil, fmt.Errorf("item %d: %w", v, boom)
 			}
 			return v, nil
 		}, rxgo.WithContext(ctx))
-	got := collect(t, rx.FromObservable[int](ctx, obs))
+	got := chantest.Collect(t, rx.FromObservable[int](ctx, obs))
 	// RxGo stops at the first error by default; the error is passed on.
 	if len(got) < 2 || got[0] != (rx.Result[int]{Value: 1}) || !errors.Is(got[1].Err, boom) {
 		t.Fatalf("got %v, want 1 then the error", got)
@@ -248,9 +186,9 @@ func TestCancelEndsEverything(t *testing.T) {
 				leaktest.Check(t)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				out := rx.FromObservable[int](ctx, c.chain(ctx, rx.ToObservable(ctx, endless(ctx))))
+				out := rx.FromObservable[int](ctx, c.chain(ctx, rx.ToObservable(ctx, chantest.Endless(ctx))))
 				for range reads {
-					if r := recvOne(t, out); r.Err != nil {
+					if r := chantest.RecvOne(t, out); r.Err != nil {
 						t.Fatal(r.Err)
 					}
 				}
@@ -266,8 +204,8 @@ func TestCancelAfterCompletion(t *testing.T) {
 	leaktest.Check(t)
 	for range 20 {
 		ctx, cancel := context.WithCancel(context.Background())
-		obs := rx.ToObservable(ctx, source(ctx, 1, 2, 3)).Map(double, rxgo.WithContext(ctx))
-		if got := collect(t, rx.FromObservable[int](ctx, obs)); len(got) != 3 {
+		obs := rx.ToObservable(ctx, chantest.Source(ctx, 1, 2, 3)).Map(double, rxgo.WithContext(ctx))
+		if got := chantest.Collect(t, rx.FromObservable[int](ctx, obs)); len(got) != 3 {
 			t.Fatalf("got %v", got)
 		}
 		cancel()
@@ -278,7 +216,7 @@ func TestCancelAfterCompletion(t *testing.T) {
 func TestNeverObserved(t *testing.T) {
 	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	_ = rx.ToObservable(ctx, endless(ctx)).Map(double, rxgo.WithContext(ctx))
+	_ = rx.ToObservable(ctx, chantest.Endless(ctx)).Map(double, rxgo.WithContext(ctx))
 	cancel()
 }
 

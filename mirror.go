@@ -16,7 +16,9 @@
 //     server round trip, once the path has had first contact.
 //   - Errors. Value on a missing node is ErrNoNode; no contact with ZooKeeper for the path
 //     before ctx ends is ErrTimeout; after Close, ErrClosed; a bad path, ErrInvalidPath.
-//     Nothing that comes from data or the server panics.
+//     Nothing that comes from data or the server panics, nor does bad input: it is an
+//     error matching one of the Err sentinels with errors.Is. Only a nil ctx, func or
+//     option panics, as a programming error.
 //   - Monotonic. For one path the mirror never emits an older state than one it emitted:
 //     (Czxid, Mzxid) for data and (Czxid, Pzxid) for children only grow, and are equal only
 //     in a Resync snapshot. A delete and re-create between two reads is seen (Czxid changed)
@@ -36,6 +38,13 @@
 //   - Order and callbacks. Per path, snapshots arrive in zxid order. Watcher callbacks run on
 //     one dispatcher goroutine per Mirror, in order per path; a panicking callback is
 //     recovered and logged.
+//   - Tree events. Per path in zxid order; for a slow reader the pending events of one path
+//     conflate (see Tree), so memory stays bounded and the final state is never lost;
+//     across paths, the order of first occurrence. After an expiry only real differences
+//     become events, flagged Resync, then one EventResynced.
+//   - Operators (package operators) never drop items except Debounce, Throttle and
+//     Distinct, which exist to; they block on their output with ctx. Only the sources
+//     (Watch, Subscribe, Tree.Events) conflate.
 //   - Close returns only after every goroutine of the Mirror, and of its go-zookeeper
 //     connection, has ended.
 package zkmirror
@@ -77,7 +86,8 @@ type Mirror struct {
 
 // Connect starts a Mirror of the given servers ("host:port", "host" for port 2181, or
 // "[v6]:port"). It returns at once and connects in the background; it fails only for bad
-// options or a server address that cannot be parsed or resolved.
+// options, an empty server list, or a server address that cannot be parsed or resolved
+// (ErrInvalidArgument; a bad chroot is ErrInvalidPath). A nil Option panics.
 func Connect(servers []string, opts ...Option) (*Mirror, error) {
 	cfg := config{
 		sessionTimeout:  DefaultSessionTimeout,
@@ -361,6 +371,7 @@ func (m *Mirror) checkOpen(op, path string) error {
 
 // Node returns a new handle on the mirror of path. Handles are cheap; every handle on a path
 // shares one mirror and one set of watches. Nothing is read until the handle is first used.
+// A bad path is ErrInvalidPath; after Close, ErrClosed.
 func (m *Mirror) Node(path string) (*Node, error) {
 	if err := validatePath(path, false); err != nil {
 		return nil, err

@@ -207,7 +207,8 @@ func subscribeHandle[T any](n *Node, ctx context.Context, s *Stream[T]) <-chan T
 // change (conflated like Watch: a slow fn skips to the latest). fn runs on the Mirror's one
 // dispatcher goroutine, never on a network goroutine, in order per path; a panic in fn is
 // recovered and logged. A watcher with the same id replaces the earlier one. The watcher
-// ends with RemoveValueWatcher, the handle's Close or the Mirror's.
+// ends with RemoveValueWatcher, the handle's Close or the Mirror's. A missing node is a
+// snapshot with Exists=false. A nil fn panics.
 func (n *Node) AddValueWatcher(id string, fn func(Value)) {
 	if fn == nil {
 		panic("zkmirror: Node.AddValueWatcher called with a nil func")
@@ -340,7 +341,10 @@ func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error
 // sequence number for Sequential). Options: Ephemeral, Sequential, Container, TTL, WithACL,
 // Keep. Conflicting options are ErrInvalidArgument. Ephemeral with Sequential is protected:
 // a lost reply leaves no orphan. When Create returns, Value (of this node) and Children (of
-// its parent) reflect the write or a later one.
+// its parent) reflect the write or a later one. Errors: ErrNodeExists, ErrNoNode (no parent),
+// ErrDataTooLarge before anything is sent, ErrTimeout when ctx ends (if the request was sent,
+// its outcome is unknown), ErrConnectionLoss when the connection dropped in flight (outcome
+// unknown), ErrClosed after Close.
 func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (string, error) {
 	if ctx == nil {
 		panic("zkmirror: Node.Create called with a nil context")
@@ -401,7 +405,8 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 // Delete deletes the node if its version matches (-1: any version). A version below -1 is
 // ErrInvalidArgument. A Keep node deleted through the Mirror is no longer re-created. When
 // Delete returns, Value (of this node) and Children (of its parent) reflect the delete or a
-// later state.
+// later state. Errors: ErrNoNode, ErrBadVersion, ErrNotEmpty, ErrTimeout and
+// ErrConnectionLoss (outcome unknown), ErrClosed after Close.
 func (n *Node) Delete(ctx context.Context, version int32) error {
 	if ctx == nil {
 		panic("zkmirror: Node.Delete called with a nil context")

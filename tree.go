@@ -148,7 +148,8 @@ func (f *tflags) set(flag tflags, k kind, on bool) {
 }
 
 // Tree starts mirroring the subtree at root and returns at once; use Synced to wait for the
-// initial load. A bad root is ErrInvalidPath, a negative MaxDepth ErrInvalidArgument.
+// initial load. A bad root is ErrInvalidPath, a negative MaxDepth ErrInvalidArgument; after
+// the Mirror's Close, ErrClosed. A nil TreeOption panics.
 func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
 	if err := validatePath(root, false); err != nil {
 		return nil, err
@@ -462,7 +463,8 @@ func (t *Tree) Synced(ctx context.Context) error {
 }
 
 // Get returns the latest snapshot of a node in the Tree and whether the Tree holds it as
-// present. The data is a copy.
+// present, from the mirror, without a server round trip. The data is a copy. An invalid
+// path is not held.
 func (t *Tree) Get(path string) (Value, bool) {
 	sp, ok := lookupPath(t.m.root, path)
 	if !ok {
@@ -496,8 +498,8 @@ func treeGet(nodes map[string]tnode, namesOnly bool, path, sp string) (Value, bo
 	return v, true
 }
 
-// Children returns the sorted child names of a node in the Tree (a copy), and false if the
-// node is absent or its children are not mirrored (below MaxDepth).
+// Children returns the sorted child names of a node in the Tree (a copy), from the mirror,
+// and false if the node is absent or its children are not mirrored (below MaxDepth).
 func (t *Tree) Children(path string) ([]string, bool) {
 	sp, ok := lookupPath(t.m.root, path)
 	if !ok {
@@ -580,8 +582,9 @@ func (v *TreeView) Paths() []string {
 	return out
 }
 
-// Close stops mirroring the Tree: its Events channels close; paths still held by Node
-// handles or other Trees stay mirrored. Idempotent.
+// Close stops mirroring the Tree: its Events channels close, and Close returns once their
+// goroutines have ended; Synced then returns ErrClosed. Paths still held by Node handles or
+// other Trees stay mirrored. Idempotent.
 func (t *Tree) Close() error {
 	g := t.g
 	g.mu.Lock()

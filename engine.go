@@ -104,6 +104,7 @@ type engine struct {
 	resyncPending bool
 	rearmAll      bool
 	readSeq       uint64
+	heldKinds     int // (path, kind) pairs held
 	trees         map[*Tree]struct{} // open Trees
 	moreTrees     map[*entry][]*Tree // the Trees after the first holding an entry (rare)
 
@@ -173,6 +174,7 @@ func (g *engine) acquireLocked(spath string, k kind) *entry {
 	}
 	e.refs[k]++
 	if e.refs[k] == 1 {
+		g.heldKinds++
 		g.enqueueLocked(e, k)
 	}
 	return e
@@ -194,6 +196,7 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 	if e.refs[k] > 0 {
 		return
 	}
+	g.heldKinds--
 	switch k {
 	case kindData:
 		if e.dataS != nil {
@@ -772,15 +775,7 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 func (g *engine) counts() (paths, kinds int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, e := range g.entries {
-		paths++
-		for k := range 2 {
-			if e.refs[k] > 0 {
-				kinds++
-			}
-		}
-	}
-	return paths, kinds
+	return len(g.entries), g.heldKinds
 }
 
 // held reports whether the kind of a server path is mirrored.

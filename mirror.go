@@ -21,7 +21,8 @@
 //     option panics, as a programming error.
 //   - Monotonic. For one path the mirror never emits an older state than one it emitted:
 //     (Czxid, Mzxid) for data and (Czxid, Pzxid) for children only grow, and are equal only
-//     in a Resync snapshot. A delete and re-create between two reads is seen (Czxid changed)
+//     in a Resync snapshot or one that reports a change of Err (a read that started or
+//     stopped failing). A delete and re-create between two reads is seen (Czxid changed)
 //     even at the same Version, and a deleted node is remembered so a lagging server cannot
 //     bring it back.
 //   - Read your writes. When Set, Create or Delete returns, Value reflects that write or a

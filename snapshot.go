@@ -35,7 +35,8 @@ func statFrom(s *zk.Stat) Stat {
 // Resync is set on the snapshots emitted after a session expiry, changed or not, and on
 // a conflated snapshot any of whose skipped predecessors had it. Err is set when the last
 // read of the path failed for a reason other than absence (ErrNoAuth, for instance); the
-// stream goes on and recovers when the cause does. Data is shared by every receiver of
+// stream goes on and recovers when the cause does. A snapshot whose only change is Err
+// carries the same zxids as the one before it. Data is shared by every receiver of
 // the snapshot and must not be modified.
 type Value struct {
 	Path   string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1024,5 +1025,66 @@ func TestReadYourWritesBeforeFirstContact(t *testing.T) {
 		set.Close()
 		del.Close()
 		cre.Close()
+	}
+}
+
+// TestCallbacksOnDispatcher: watcher callbacks run on the Mirror's dispatcher goroutine,
+// never on one of go-zookeeper's, and a path's snapshots reach them in zxid order; a child
+// watcher is removed like a value watcher.
+func TestCallbacksOnDispatcher(t *testing.T) {
+	leaktest.Check(t)
+	m := connect(t)
+	p := uniquePath(t)
+	n := mustNode(t, m, p)
+	ctx := ctxT(t, 20*time.Second)
+	if _, err := n.Create(ctx, []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		mzxid int64
+		stack string
+	}
+	calls := make(chan call, 1000)
+	n.AddValueWatcher("order", func(v zkmirror.Value) {
+		buf := make([]byte, 64<<10)
+		calls <- call{v.Stat.Mzxid, string(buf[:runtime.Stack(buf, false)])}
+	})
+	kidCalls := make(chan struct{}, 100)
+	n.AddChildWatcher("kids", func(zkmirror.Children) { kidCalls <- struct{}{} })
+	recv(t, kidCalls, 5*time.Second)
+	var last int64
+	final := int64(-1)
+	for i := 1; ; {
+		if i <= 50 {
+			st, err := n.Set(ctx, []byte(strconv.Itoa(i)), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 50 {
+				final = st.Mzxid
+			}
+			i++
+			continue
+		}
+		c := recv(t, calls, 10*time.Second)
+		if c.mzxid <= last && last != 0 {
+			t.Fatalf("callback went from Mzxid %d to %d", last, c.mzxid)
+		}
+		last = c.mzxid
+		if strings.Contains(c.stack, "go-zookeeper/zk.") || !strings.Contains(c.stack, "zkmirror.(*dispatcher).loop") {
+			t.Fatalf("callback not on the dispatcher:\n%s", c.stack)
+		}
+		if last == final {
+			break
+		}
+	}
+	n.RemoveChildWatcher("kids")
+	if _, err := mustNode(t, m, p+"/k").Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kidCalls:
+		t.Fatal("removed child watcher called")
+	case <-time.After(200 * time.Millisecond):
 	}
 }

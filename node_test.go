@@ -1088,3 +1088,49 @@ func TestCallbacksOnDispatcher(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// TestAuthAfterExpiry: credentials are added again on the session that follows an expiry,
+// before the resync reads: the protected node's Resync snapshot has its data, not ErrNoAuth.
+func TestAuthAfterExpiry(t *testing.T) {
+	leaktest.Check(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	if err := raw.AddAuth("digest", []byte("bob:pw")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Create(p, []byte("v1"), 0, zk.DigestACL(zk.PermAll, "bob", "pw")); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newProxy(t, zkc.Addrs()[0])
+	m := connectTo(t, []string{proxy.Addr()}, zkmirror.WithAuth("digest", []byte("bob:pw")),
+		zkmirror.WithSessionTimeout(time.Second), zkmirror.WithResyncJitter(0))
+	states := m.States(ctxT(t, time.Minute))
+	n := mustNode(t, m, p)
+	ch := n.Watch(ctxT(t, time.Minute))
+	if v := recv(t, ch, 10*time.Second); string(v.Data) != "v1" || v.Err != nil {
+		t.Fatalf("before expiry: %+v", v)
+	}
+	proxy.Blackhole(0)
+	proxy.Cut()
+	waitState(t, states, zkmirror.StateSuspended)
+	if _, err := raw.Set(p, []byte("v2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, states, zkmirror.StateLost)
+	time.Sleep(1500 * time.Millisecond) // the server expires the session
+	proxy.Restore()
+	waitState(t, states, zkmirror.StateExpired)
+	waitState(t, states, zkmirror.StateConnected)
+	for {
+		v := recv(t, ch, 10*time.Second)
+		if v.Err != nil {
+			t.Fatalf("after expiry: %+v", v)
+		}
+		if v.Resync {
+			if string(v.Data) != "v2" {
+				t.Fatalf("resync snapshot %+v", v)
+			}
+			return
+		}
+	}
+}

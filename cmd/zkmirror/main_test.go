@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/progtest"
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
@@ -24,130 +23,35 @@ func TestMain(m *testing.M) {
 
 const wait = 15 * time.Second
 
-// output is an io.Writer safe for concurrent use that a test reads line by line.
-type output struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	cursor int
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-func (o *output) lines() []string {
-	s := o.String()
-	i := strings.LastIndexByte(s, '\n')
-	if i < 0 {
-		return nil
-	}
-	return strings.Split(s[:i], "\n")
-}
-
-// expect waits for a line containing want after those consumed by earlier calls, consumes
-// the lines up to it and returns it.
-func (o *output) expect(t *testing.T, want string, timeout time.Duration) string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		lines := o.lines()
-		o.mu.Lock()
-		for i := o.cursor; i < len(lines); i++ {
-			if strings.Contains(lines[i], want) {
-				o.cursor = i + 1
-				o.mu.Unlock()
-				return lines[i]
-			}
-		}
-		o.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("no line containing %q within %v; output:\n%s", want, timeout, o.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // runCmd runs the command to its end and returns its exit code, stdout and stderr.
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := run(ctx, args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
-// background runs the command until the returned stop function cancels it; stop returns
+// background runs the command until the returned stop function interrupts it; stop returns
 // its exit code.
-func background(t *testing.T, stdout, stderr *output, args ...string) (stop func() int) {
+func background(t *testing.T, stdout, stderr *progtest.Output, args ...string) (stop func() int) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, stdout, stderr) }()
-	var once sync.Once
-	var code int
-	stop = func() int {
-		once.Do(func() {
-			cancel()
-			select {
-			case code = <-done:
-			case <-time.After(30 * time.Second):
-				t.Errorf("zkmirror %v did not return within 30s of being interrupted", args)
-				code = <-done
-			}
-		})
-		return code
-	}
-	t.Cleanup(func() { stop() })
-	return stop
+	return progtest.Start(t, func(ctx context.Context) int { return run(ctx, args, stdout, stderr) })
 }
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
 
 // rawClient is a plain go-zookeeper client for writing behind the command's back.
-func rawClient(t *testing.T) *zk.Conn {
-	t.Helper()
-	conn, events, err := zk.Connect(zkc.Addrs(), 5*time.Second, zk.WithLogger(nopLogger{}), zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		for range events {
-		}
-	})
-	deadline := time.After(20 * time.Second)
-	for conn.State() != zk.StateHasSession {
-		select {
-		case <-events:
-		case <-deadline:
-			t.Fatal("raw client: no session")
-		}
-	}
-	return conn
-}
+func rawClient(t *testing.T) *zk.Conn { return progtest.RawClient(t, zkc.Addrs()) }
 
 var worldACL = zk.WorldACL(zk.PermAll)
 
+// create creates the node at path with data; it fails the test if the node exists or its
+// parent does not.
 func create(t *testing.T, conn *zk.Conn, path, data string) {
 	t.Helper()
 	if _, err := conn.Create(path, []byte(data), 0, worldACL); err != nil {
 		t.Fatalf("create %s: %v", path, err)
 	}
-}
-
-func uniquePath(t *testing.T) string {
-	return "/" + strings.ReplaceAll(t.Name(), "/", "_") + "-" + time.Now().Format("150405.000000000")
 }
 
 func servers() string { return strings.Join(zkc.Addrs(), ",") }
@@ -166,7 +70,7 @@ func deadAddr(t *testing.T) string {
 
 func TestGet(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "hello")
 	if _, err := raw.Set(p, []byte("hello, world"), -1); err != nil {
@@ -204,7 +108,7 @@ func TestGet(t *testing.T) {
 
 func TestGetBinaryJSON(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "\xff\x00\x01")
 	code, stdout, stderr := runCmd(t, "-servers", servers(), "-json", "get", p)
@@ -222,7 +126,7 @@ func TestGetBinaryJSON(t *testing.T) {
 
 func TestGetChildren(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "")
 	for _, name := range []string{"b", "a", "c"} {
@@ -241,7 +145,7 @@ func TestGetChildren(t *testing.T) {
 
 func TestGetMissing(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	code, stdout, stderr := runCmd(t, "-servers", servers(), "get", p)
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "zkmirror: "+p+": no such node") {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
@@ -254,7 +158,7 @@ func TestGetMissing(t *testing.T) {
 
 func TestServersFromEnvironmentAndChroot(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "")
 	create(t, raw, p+"/conf", "inside")
@@ -319,27 +223,27 @@ func TestUsage(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	stop := background(t, &stdout, &stderr, "watch", "-servers", servers(), p)
 
-	stdout.expect(t, p+": missing", wait)
-	stderr.expect(t, "zkmirror: connected", wait)
+	stdout.Expect(t, p+": missing", wait)
+	stderr.Expect(t, "zkmirror: connected", wait)
 	create(t, raw, p, "one")
-	stdout.expect(t, p+": one (version 0)", wait)
+	stdout.Expect(t, p+": one (version 0)", wait)
 	if _, err := raw.Set(p, []byte("two words"), -1); err != nil {
 		t.Fatal(err)
 	}
-	stdout.expect(t, p+": two words (version 1)", wait)
+	stdout.Expect(t, p+": two words (version 1)", wait)
 	if _, err := raw.Set(p, []byte(" padded\n"), -1); err != nil {
 		t.Fatal(err)
 	}
-	stdout.expect(t, p+`: " padded\n" (version 2)`, wait)
+	stdout.Expect(t, p+`: " padded\n" (version 2)`, wait)
 	if err := raw.Delete(p, -1); err != nil {
 		t.Fatal(err)
 	}
-	stdout.expect(t, p+": missing", wait)
+	stdout.Expect(t, p+": missing", wait)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d after an interrupt, stderr:\n%s", code, stderr.String())
 	}
@@ -347,15 +251,15 @@ func TestWatch(t *testing.T) {
 
 func TestWatchChildrenJSON(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "")
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	stop := background(t, &stdout, &stderr, "-servers", servers(), "-json", "-children", "watch", p)
 
-	stdout.expect(t, `"children":[]`, wait)
+	stdout.Expect(t, `"children":[]`, wait)
 	create(t, raw, p+"/x", "")
-	line := stdout.expect(t, `"children":["x"]`, wait)
+	line := stdout.Expect(t, `"children":["x"]`, wait)
 	var r record
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
 		t.Fatal(err)
@@ -369,7 +273,7 @@ func TestWatchChildrenJSON(t *testing.T) {
 	if err := raw.Delete(p, -1); err != nil {
 		t.Fatal(err)
 	}
-	stdout.expect(t, `{"path":"`+p+`","exists":false}`, wait)
+	stdout.Expect(t, `{"path":"`+p+`","exists":false}`, wait)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
@@ -377,55 +281,57 @@ func TestWatchChildrenJSON(t *testing.T) {
 
 func TestWatchDebounce(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "0")
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	stop := background(t, &stdout, &stderr, "-servers", servers(), "-debounce", "200ms", "watch", p)
-	stdout.expect(t, p+": 0 (version 0)", wait)
+	stdout.Expect(t, p+": 0 (version 0)", wait)
 	for i := 1; i <= 5; i++ {
 		if _, err := raw.Set(p, []byte{byte('0' + i)}, -1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	stdout.expect(t, p+": 5 (version 5)", wait)
+	stdout.Expect(t, p+": 5 (version 5)", wait)
 	time.Sleep(400 * time.Millisecond)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
-	if lines := stdout.lines(); len(lines) != 2 {
+	if lines := stdout.Lines(); len(lines) != 2 {
 		t.Fatalf("a burst of 5 writes within the debounce period printed more than one line:\n%s", stdout.String())
 	}
 }
 
 func TestTree(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "root")
 	create(t, raw, p+"/a", "A")
 	create(t, raw, p+"/a/x", "AX")
 	create(t, raw, p+"/b", "")
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	stop := background(t, &stdout, &stderr, "-servers", servers(), "tree", p)
 
-	stderr.expect(t, "zkmirror: 4 nodes; watching for changes", wait)
+	stderr.Expect(t, "zkmirror: 4 nodes; watching for changes", wait)
 	want := []string{p + ": root (version 0)", p + "/a: A (version 0)", p + "/a/x: AX (version 0)", p + `/b: "" (version 0)`}
-	if got := stdout.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := stdout.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("listing:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	stdout.cursor = len(want)
+	for _, line := range want { // consume the listing
+		stdout.Expect(t, line, 0)
+	}
 
 	create(t, raw, p+"/b/y", "BY")
-	stdout.expect(t, "created "+p+"/b/y: BY (version 0)", wait)
+	stdout.Expect(t, "created "+p+"/b/y: BY (version 0)", wait)
 	if _, err := raw.Set(p+"/a", []byte("A2"), -1); err != nil {
 		t.Fatal(err)
 	}
-	stdout.expect(t, "changed "+p+"/a: A2 (version 1)", wait)
+	stdout.Expect(t, "changed "+p+"/a: A2 (version 1)", wait)
 	if err := raw.Delete(p+"/a/x", -1); err != nil {
 		t.Fatal(err)
 	}
-	stdout.expect(t, "deleted "+p+"/a/x", wait)
+	stdout.Expect(t, "deleted "+p+"/a/x", wait)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
@@ -433,25 +339,36 @@ func TestTree(t *testing.T) {
 
 func TestTreeJSONDepthAndMissingRoot(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	stop := background(t, &stdout, &stderr, "-servers", servers(), "-json", "-depth", "1", "tree", p)
 
-	stdout.expect(t, `{"event":"node","path":"`+p+`","exists":false}`, wait)
-	stdout.expect(t, `{"event":"synced","path":"`+p+`","exists":false,"nodes":0}`, wait)
+	stdout.Expect(t, `{"event":"node","path":"`+p+`","exists":false}`, wait)
+	stdout.Expect(t, `{"event":"synced","path":"`+p+`","exists":false,"nodes":0}`, wait)
 	create(t, raw, p, "r")
-	stdout.expect(t, `{"event":"created","path":"`+p+`","exists":true,"data":"r"`, wait)
+	stdout.Expect(t, `{"event":"created","path":"`+p+`","exists":true,"data":"r"`, wait)
 	create(t, raw, p+"/a", "")
-	stdout.expect(t, `{"event":"created","path":"`+p+`/a","exists":true,"data":""`, wait)
-	create(t, raw, p+"/a/deep", "beyond -depth 1") // not mirrored
+	stdout.Expect(t, `{"event":"created","path":"`+p+`/a","exists":true,"data":""`, wait)
+
+	// A node below -depth 1, kept while later changes within the depth are printed: a tree
+	// that mirrored it would have printed it by the time they show (each takes a round trip
+	// or two after it).
+	create(t, raw, p+"/a/deep", "beyond -depth 1")
+	create(t, raw, p+"/b", "marker")
+	stdout.Expect(t, `{"event":"created","path":"`+p+`/b","exists":true,"data":"marker"`, wait)
+	if _, err := raw.Set(p+"/b", []byte("marker 2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Expect(t, `{"event":"changed","path":"`+p+`/b","exists":true,"data":"marker 2"`, wait)
+
 	if err := raw.Delete(p+"/a/deep", -1); err != nil {
 		t.Fatal(err)
 	}
 	if err := raw.Delete(p+"/a", -1); err != nil {
 		t.Fatal(err)
 	}
-	line := stdout.expect(t, `"path":"`+p+`/a"`, wait)
+	line := stdout.Expect(t, `"path":"`+p+`/a"`, wait)
 	var r record
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
 		t.Fatal(err)
@@ -463,20 +380,36 @@ func TestTreeJSONDepthAndMissingRoot(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 	if strings.Contains(stdout.String(), "deep") {
-		t.Fatalf("a node below -depth 1 was shown:\n%s", stdout.String())
+		t.Errorf("a node created below -depth 1 was shown:\n%s", stdout.String())
+	}
+
+	// The initial listing, which is complete once synced: the same depth applies.
+	create(t, raw, p+"/a", "")
+	create(t, raw, p+"/a/deep", "beyond -depth 1")
+	var listing, listingErr progtest.Output
+	stop = background(t, &listing, &listingErr, "-servers", servers(), "-json", "-depth", "1", "tree", p)
+	synced := listing.Expect(t, `"event":"synced"`, wait)
+	if want := `{"event":"synced","path":"` + p + `","exists":true,"nodes":3}`; synced != want {
+		t.Errorf("second run: %s, want %s", synced, want)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("second run: exit %d, stderr:\n%s", code, listingErr.String())
+	}
+	if strings.Contains(listing.String(), "deep") {
+		t.Errorf("a node below -depth 1 was listed:\n%s", listing.String())
 	}
 }
 
 func TestTreeDebounce(t *testing.T) {
 	leaktest.Check(t)
-	p := uniquePath(t)
+	p := progtest.UniquePath(t)
 	raw := rawClient(t)
 	create(t, raw, p, "")
-	var stdout, stderr output
+	var stdout, stderr progtest.Output
 	stop := background(t, &stdout, &stderr, "-servers", servers(), "-debounce", "300ms", "tree", p)
-	stderr.expect(t, "1 node; watching", wait)
+	stderr.Expect(t, "1 node; watching", wait)
 	create(t, raw, p+"/first", "")
-	stdout.expect(t, "created "+p+"/first", wait)
+	stdout.Expect(t, "created "+p+"/first", wait)
 	time.Sleep(50 * time.Millisecond)
 	// The command now pauses after printing that: these changes merge into one event.
 	create(t, raw, p+"/n", "1")
@@ -485,7 +418,7 @@ func TestTreeDebounce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stdout.expect(t, p+"/n: 4 (version 3)", wait)
+	stdout.Expect(t, p+"/n: 4 (version 3)", wait)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/progtest"
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
@@ -22,15 +22,15 @@ func TestMain(m *testing.M) {
 
 func TestRun(t *testing.T) {
 	leaktest.Check(t)
-	p := exampletest.UniquePath(t) + "/config"
-	raw := exampletest.RawClient(t, zkc.Addrs())
-	var out exampletest.Output
-	stop := exampletest.Start(t, func(ctx context.Context) error {
+	p := progtest.UniquePath(t) + "/config"
+	raw := progtest.RawClient(t, zkc.Addrs())
+	var out progtest.Output
+	stop := progtest.Start(t, func(ctx context.Context) error {
 		return run(ctx, []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", p, "-debounce", "50ms"}, &out)
 	})
 
 	out.Expect(t, "config: missing", 15*time.Second)
-	exampletest.CreateAll(t, raw, p, []byte(`{"greeting":"hello","workers":2}`))
+	progtest.CreateAll(t, raw, p, []byte(`{"greeting":"hello","workers":2}`))
 	out.Expect(t, "config: {Greeting:hello Workers:2 Debug:false} version 0", 10*time.Second)
 	for _, data := range []string{`{"greeting":"hello","workers":3}`, `{"greeting":"hi","workers":4}`} {
 		if _, err := raw.Set(p, []byte(data), -1); err != nil {

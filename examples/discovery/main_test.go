@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkmirror/zkmirror"
-	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/progtest"
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
@@ -23,11 +23,11 @@ const wait = 15 * time.Second
 
 func TestRun(t *testing.T) {
 	leaktest.Check(t)
-	base := exampletest.UniquePath(t)
+	base := progtest.UniquePath(t)
 	services, flagPath := base+"/services", base+"/flags/discovery"
-	raw := exampletest.RawClient(t, zkc.Addrs())
-	var out exampletest.Output
-	stop := exampletest.Start(t, func(ctx context.Context) error {
+	raw := progtest.RawClient(t, zkc.Addrs())
+	var out progtest.Output
+	stop := progtest.Start(t, func(ctx context.Context) error {
 		args := []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", services, "-flag", flagPath}
 		return run(ctx, args, &out)
 	})
@@ -35,9 +35,9 @@ func TestRun(t *testing.T) {
 	out.Expect(t, "discovery: no services ("+services+" does not exist)", wait)
 
 	// Register two services at once: they show as one listing.
-	exampletest.CreateAll(t, raw, services+"/api/i-1", []byte("10.0.0.1:8080"))
-	exampletest.CreateAll(t, raw, services+"/api/i-2", []byte("10.0.0.2:8080"))
-	exampletest.CreateAll(t, raw, services+"/web", nil)
+	progtest.CreateAll(t, raw, services+"/api/i-1", []byte("10.0.0.1:8080"))
+	progtest.CreateAll(t, raw, services+"/api/i-2", []byte("10.0.0.2:8080"))
+	progtest.CreateAll(t, raw, services+"/web", nil)
 	out.Expect(t, "discovery: 2 services", wait)
 	out.Expect(t, "  api: 2 instances: i-1=10.0.0.1:8080 i-2=10.0.0.2:8080", 0)
 	out.Expect(t, "  web: no instances", 0)
@@ -51,7 +51,7 @@ func TestRun(t *testing.T) {
 	out.Expect(t, "  web: 1 instance: w-1=10.0.0.3:80", 0)
 
 	// The flag turns discovery off, then on again.
-	exampletest.CreateAll(t, raw, flagPath, []byte("off"))
+	progtest.CreateAll(t, raw, flagPath, []byte("off"))
 	out.Expect(t, "discovery: off ("+flagPath+")", wait)
 	if _, err := raw.Set(flagPath, []byte("on"), -1); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestFlagOn(t *testing.T) {
 
 func TestRunUsage(t *testing.T) {
 	leaktest.Check(t)
-	if err := run(context.Background(), []string{"-servers", zkc.Addrs()[0], "-path", "nope"}, &exampletest.Output{}); err == nil {
+	if err := run(context.Background(), []string{"-servers", zkc.Addrs()[0], "-path", "nope"}, &progtest.Output{}); err == nil {
 		t.Fatal("an invalid path was accepted")
 	}
 }

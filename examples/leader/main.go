@@ -22,6 +22,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -29,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +56,9 @@ func main() {
 // number to it.
 const candidatePrefix = "n_"
 
+// run parses the command line, connects and follows the election (taking part in it with
+// -join), printing to stdout, until ctx ends. An end of ctx is a clean end, whenever it comes
+// (while joining too): run then withdraws any candidacy, closes the session and returns nil.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	host, _ := os.Hostname()
 	fs := flag.NewFlagSet("leader", flag.ContinueOnError)
@@ -93,6 +98,8 @@ type election struct {
 	isLeader bool           // we lead
 }
 
+// follow reports the election until ctx ends, then returns nil; with join it takes part,
+// joining again whenever its candidate node vanishes.
 func (e *election) follow(ctx context.Context, join bool) error {
 	dir, err := e.m.Node(e.path)
 	if err != nil {
@@ -108,7 +115,7 @@ func (e *election) follow(ctx context.Context, join bool) error {
 	if join {
 		defer e.withdraw()
 		if own, err = e.join(ctx); err != nil {
-			return err
+			return e.joinFailed(ctx, err)
 		}
 	}
 
@@ -129,7 +136,7 @@ func (e *election) follow(ctx context.Context, join bool) error {
 			}
 			fmt.Fprintf(e.out, "our candidate node %s is gone; joining again\n", displayName(e.mine))
 			if own, err = e.join(ctx); err != nil {
-				return err
+				return e.joinFailed(ctx, err)
 			}
 		}
 	}
@@ -140,6 +147,15 @@ func (e *election) ended(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("following %s: %w", e.path, zkmirror.ErrClosed)
+}
+
+// joinFailed returns the error of a failed join: none when ctx ended (Ctrl-C while joining
+// is a clean end), otherwise err, wrapped.
+func (e *election) joinFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("joining the election at %s: %w", e.path, err)
 }
 
 // join creates our candidate node and returns the stream of its states.
@@ -247,12 +263,7 @@ func candidates(children []string) []string {
 			cs = append(cs, cand{name, seq})
 		}
 	}
-	// Insertion sort: elections are small.
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].seq < cs[j-1].seq; j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
+	slices.SortFunc(cs, func(a, b cand) int { return cmp.Compare(a.seq, b.seq) })
 	names := make([]string, len(cs))
 	for i, c := range cs {
 		names[i] = c.name

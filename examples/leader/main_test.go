@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/progtest"
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
@@ -20,17 +21,17 @@ func TestMain(m *testing.M) {
 
 const wait = 15 * time.Second
 
-func start(t *testing.T, out *exampletest.Output, args ...string) func() error {
+func start(t *testing.T, out *progtest.Output, args ...string) func() error {
 	args = append([]string{"-servers", strings.Join(zkc.Addrs(), ",")}, args...)
-	return exampletest.Start(t, func(ctx context.Context) error { return run(ctx, args, out) })
+	return progtest.Start(t, func(ctx context.Context) error { return run(ctx, args, out) })
 }
 
 func TestElection(t *testing.T) {
 	leaktest.Check(t)
-	p := exampletest.UniquePath(t) + "/election"
-	raw := exampletest.RawClient(t, zkc.Addrs())
+	p := progtest.UniquePath(t) + "/election"
+	raw := progtest.RawClient(t, zkc.Addrs())
 
-	var watcher, alice, bob exampletest.Output
+	var watcher, alice, bob progtest.Output
 	stopWatcher := start(t, &watcher, "-path", p)
 	watcher.Expect(t, "leader: none", wait) // the election node does not exist yet
 
@@ -110,12 +111,45 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
+// Ctrl-C while joining, before ZooKeeper answered or as the join starts, is a clean end.
+func TestJoinInterrupted(t *testing.T) {
+	leaktest.Check(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String() // nothing listens there once closed
+	ln.Close()
+	var out progtest.Output
+	stop := progtest.Start(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-servers", dead, "-join", "-id", "alice"}, &out)
+	})
+	time.Sleep(300 * time.Millisecond) // joining: waiting for a server
+	if err := stop(); err != nil {
+		t.Fatalf("interrupted while joining (no server): %v, want nil", err)
+	}
+	if strings.Contains(out.String(), "joined") {
+		t.Fatalf("joined without a server:\n%s", out.String())
+	}
+
+	p := progtest.UniquePath(t) + "/election"
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := run(ctx, []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", p, "-join", "-id", "bob"}, &out); err != nil {
+		t.Fatalf("interrupted as the join starts: %v, want nil", err)
+	}
+	raw := progtest.RawClient(t, zkc.Addrs())
+	if kids, _, err := raw.Children(p); err == nil && len(kids) > 0 {
+		t.Fatalf("candidates left behind: %v", kids)
+	}
+}
+
 func TestRunUsage(t *testing.T) {
 	leaktest.Check(t)
-	if err := run(context.Background(), []string{"-bogus"}, &exampletest.Output{}); err == nil {
+	if err := run(context.Background(), []string{"-bogus"}, &progtest.Output{}); err == nil {
 		t.Fatal("an unknown flag was accepted")
 	}
-	if err := run(context.Background(), []string{"-servers", zkc.Addrs()[0], "-path", "x"}, &exampletest.Output{}); err == nil {
+	if err := run(context.Background(), []string{"-servers", zkc.Addrs()[0], "-path", "x"}, &progtest.Output{}); err == nil {
 		t.Fatal("an invalid path was accepted")
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/progtest"
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
@@ -20,11 +20,11 @@ func TestMain(m *testing.M) {
 
 func TestRun(t *testing.T) {
 	leaktest.Check(t)
-	p := exampletest.UniquePath(t)
-	raw := exampletest.RawClient(t, zkc.Addrs())
-	exampletest.CreateAll(t, raw, p, []byte("hello"))
-	var out exampletest.Output
-	stop := exampletest.Start(t, func(ctx context.Context) error {
+	p := progtest.UniquePath(t)
+	raw := progtest.RawClient(t, zkc.Addrs())
+	progtest.CreateAll(t, raw, p, []byte("hello"))
+	var out progtest.Output
+	stop := progtest.Start(t, func(ctx context.Context) error {
 		return run(ctx, []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", p}, &out)
 	})
 	out.Expect(t, p+` = "HELLO" (version 0)`, 15*time.Second)
@@ -56,7 +56,7 @@ func TestRun(t *testing.T) {
 
 func TestRunUsage(t *testing.T) {
 	leaktest.Check(t)
-	if err := run(context.Background(), []string{"a"}, &exampletest.Output{}); err == nil {
+	if err := run(context.Background(), []string{"a"}, &progtest.Output{}); err == nil {
 		t.Fatal("an extra argument was accepted")
 	}
 }

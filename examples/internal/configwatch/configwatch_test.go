@@ -10,7 +10,7 @@ import (
 
 	"github.com/zkmirror/zkmirror"
 	"github.com/zkmirror/zkmirror/examples/internal/configwatch"
-	"github.com/zkmirror/zkmirror/examples/internal/exampletest"
+	"github.com/zkmirror/zkmirror/internal/progtest"
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
@@ -46,7 +46,7 @@ func TestUpdateString(t *testing.T) {
 // returned channel.
 func watch(t *testing.T, m *zkmirror.Mirror, path string, quiet time.Duration) (<-chan configwatch.Update, func() error) {
 	updates := make(chan configwatch.Update, 100)
-	stop := exampletest.Start(t, func(ctx context.Context) error {
+	stop := progtest.Start(t, func(ctx context.Context) error {
 		return configwatch.Watch(ctx, m, path, quiet, func(u configwatch.Update) {
 			select {
 			case updates <- u:
@@ -80,15 +80,15 @@ func connect(t *testing.T, addrs []string, opts ...zkmirror.Option) *zkmirror.Mi
 
 func TestWatchLifecycle(t *testing.T) {
 	leaktest.Check(t)
-	p := exampletest.UniquePath(t)
-	raw := exampletest.RawClient(t, zkc.Addrs())
+	p := progtest.UniquePath(t)
+	raw := progtest.RawClient(t, zkc.Addrs())
 	m := connect(t, zkc.Addrs())
 	updates, stop := watch(t, m, p, 100*time.Millisecond)
 
 	if u := next(t, updates); u.Exists || u.Err != nil || u.String() != "config: missing" {
 		t.Fatalf("first update: %+v", u)
 	}
-	exampletest.CreateAll(t, raw, p, []byte(`{"greeting":"hello","workers":2}`))
+	progtest.CreateAll(t, raw, p, []byte(`{"greeting":"hello","workers":2}`))
 	if u := next(t, updates); !u.Exists || u.Version != 0 || u.Config != (configwatch.Config{Greeting: "hello", Workers: 2}) {
 		t.Fatalf("after create: %+v", u)
 	}
@@ -121,7 +121,7 @@ func TestWatchLifecycle(t *testing.T) {
 	if u := next(t, updates); u.Exists || u.Err != nil {
 		t.Fatalf("after delete: %+v", u)
 	}
-	exampletest.CreateAll(t, raw, p, []byte(`{"debug":true}`))
+	progtest.CreateAll(t, raw, p, []byte(`{"debug":true}`))
 	if u := next(t, updates); !u.Exists || u.Version != 0 || !u.Config.Debug {
 		t.Fatalf("after re-create: %+v", u)
 	}
@@ -132,9 +132,9 @@ func TestWatchLifecycle(t *testing.T) {
 
 func TestWatchWithoutDebounce(t *testing.T) {
 	leaktest.Check(t)
-	p := exampletest.UniquePath(t)
-	raw := exampletest.RawClient(t, zkc.Addrs())
-	exampletest.CreateAll(t, raw, p, []byte(`{"workers":1}`))
+	p := progtest.UniquePath(t)
+	raw := progtest.RawClient(t, zkc.Addrs())
+	progtest.CreateAll(t, raw, p, []byte(`{"workers":1}`))
 	m := connect(t, zkc.Addrs())
 	updates, stop := watch(t, m, p, 0)
 	if u := next(t, updates); u.Config.Workers != 1 {
@@ -158,7 +158,7 @@ func TestWatchEndsWhenMirrorCloses(t *testing.T) {
 	done := make(chan error, 1)
 	var once sync.Once
 	go func() {
-		done <- configwatch.Watch(context.Background(), m, exampletest.UniquePath(t), 0, func(configwatch.Update) {
+		done <- configwatch.Watch(context.Background(), m, progtest.UniquePath(t), 0, func(configwatch.Update) {
 			once.Do(func() { close(first) })
 		})
 	}()
@@ -192,9 +192,9 @@ func TestWatchInvalidPath(t *testing.T) {
 // resync.
 func TestWatchShowsResync(t *testing.T) {
 	leaktest.Check(t)
-	p := exampletest.UniquePath(t)
-	raw := exampletest.RawClient(t, zkc.Addrs())
-	exampletest.CreateAll(t, raw, p, []byte(`{"workers":1}`))
+	p := progtest.UniquePath(t)
+	raw := progtest.RawClient(t, zkc.Addrs())
+	progtest.CreateAll(t, raw, p, []byte(`{"workers":1}`))
 	proxy, err := zktest.NewProxy(zkc.Addrs()[0])
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,8 @@
-// Package exampletest holds what the examples' tests share: an output buffer that tests read
-// line by line while a program writes to it, a plain go-zookeeper client for writing behind
-// the programs' backs, and a way to run a program until the test stops it.
-package exampletest
+// Package progtest holds what the tests of the programs (cmd/zkmirror and the examples)
+// share: an output buffer that tests read line by line while a program writes to it, a plain
+// go-zookeeper client for writing behind the programs' backs, and a way to run a program
+// until the test stops it.
+package progtest
 
 import (
 	"bytes"
@@ -87,26 +88,26 @@ func (o *Output) Expect(t testing.TB, want string, timeout time.Duration) string
 }
 
 // Start runs f in a goroutine with a context the returned stop function cancels; stop then
-// waits for f to return and returns its error. Stop is also registered with t.Cleanup, so
-// f never outlives the test.
-func Start(t testing.TB, f func(ctx context.Context) error) (stop func() error) {
+// waits for f to return and returns its result (an error, or an exit code), the same on
+// every call. Stop is also registered with t.Cleanup, so f never outlives the test.
+func Start[R any](t testing.TB, f func(ctx context.Context) R) (stop func() R) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan R, 1)
 	go func() { done <- f(ctx) }()
 	var once sync.Once
-	var err error
-	stop = func() error {
+	var result R
+	stop = func() R {
 		once.Do(func() {
 			cancel()
 			select {
-			case err = <-done:
+			case result = <-done:
 			case <-time.After(30 * time.Second):
 				t.Errorf("the program did not return within 30s of being stopped")
-				err = <-done
+				result = <-done
 			}
 		})
-		return err
+		return result
 	}
 	t.Cleanup(func() { stop() })
 	return stop

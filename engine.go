@@ -104,7 +104,7 @@ type engine struct {
 	resyncPending bool
 	rearmAll      bool
 	readSeq       uint64
-	heldKinds     int // (path, kind) pairs held
+	heldKinds     int                // (path, kind) pairs held
 	trees         map[*Tree]struct{} // open Trees
 	moreTrees     map[*entry][]*Tree // the Trees after the first holding an entry (rare)
 

@@ -175,7 +175,6 @@ func (k *keeper) check() {
 		todo = append(todo, kn)
 	}
 	k.mu.Unlock()
-	conn := k.m.sess.Conn()
 	for _, kn := range todo {
 		select {
 		case <-k.quit:
@@ -188,11 +187,11 @@ func (k *keeper) check() {
 		if paused {
 			continue
 		}
-		_, err := conn.Create(kn.spath, data, zk.FlagEphemeral, kn.acl)
+		_, err := k.m.eng.create(kn.spath, data, kn.acl, createConfig{ephemeral: true})
 		switch {
 		case err == nil:
 			k.m.log.Info("re-created kept node", "path", kn.node.path, "session", sid)
-			_ = k.m.readBack(context.Background(), kn.spath, true) // ends when the Mirror closes
+			_ = k.m.eng.readBack(context.Background(), kn.spath, true, k.m.waitConnected) // ends when the Mirror closes
 			// Deleted again before the mirror saw it exist: absent then absent is no change,
 			// so no snapshot would wake the keeper. Look again.
 			if v, ok := kn.node.data.Latest(); ok && !v.Exists {

@@ -3,12 +3,8 @@ package zkmirror
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -320,14 +316,11 @@ func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error
 		buf = []byte{}
 	}
 	var st Stat
-	conn := n.m.sess.Conn()
 	err := n.m.call(ctx, "set", n.path, func() error {
-		zst, err := conn.Set(n.spath, buf, version)
-		if err != nil {
+		var err error
+		if st, err = n.m.eng.set(n.spath, buf, version); err != nil {
 			return wrapZK("set", n.path, err)
 		}
-		st = statFrom(zst)
-		n.m.eng.applyWrite(n.spath, kindData, true, buf, nil, st)
 		n.m.keeper.updated(n.spath, buf)
 		return nil
 	})
@@ -370,27 +363,16 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 	if len(acl) == 0 {
 		acl = zk.WorldACL(zk.PermAll)
 	}
-	conn := n.m.sess.Conn()
 	var created string
 	err := n.m.call(ctx, "create", n.path, func() error {
 		var err error
-		switch {
-		case cc.container:
-			created, err = conn.CreateContainer(n.spath, buf, cc.flags(), acl)
-		case cc.ttlSet:
-			created, err = conn.CreateTTL(n.spath, buf, cc.flags(), acl, cc.ttl)
-		case cc.ephemeral && cc.sequential:
-			created, err = protectedCreate(conn, n.spath, buf, acl)
-		default:
-			created, err = conn.Create(n.spath, buf, cc.flags(), acl)
-		}
-		if err != nil {
+		if created, err = n.m.eng.create(n.spath, buf, acl, cc); err != nil {
 			return wrapZK("create", n.path, err)
 		}
 		if cc.keep {
 			n.m.keeper.add(n.path, n.spath, buf, acl)
 		}
-		return n.m.readBack(ctx, created, true)
+		return n.m.eng.readBack(ctx, created, true, n.m.waitConnected)
 	})
 	if err != nil {
 		return "", err
@@ -414,147 +396,15 @@ func (n *Node) Delete(ctx context.Context, version int32) error {
 	if err := n.checkWrite("delete", nil, version, true); err != nil {
 		return err
 	}
-	conn := n.m.sess.Conn()
 	return n.m.call(ctx, "delete", n.path, func() error {
 		// Paused only once the request is about to be sent: a call that never gets that far
 		// leaves a Keep node kept.
 		resume := n.m.keeper.pause(n.spath)
-		if err := conn.Delete(n.spath, version); err != nil {
+		if err := n.m.eng.delete(n.spath, version); err != nil {
 			resume(false)
 			return wrapZK("delete", n.path, err)
 		}
 		resume(true)
-		return n.m.readBack(ctx, n.spath, true)
+		return n.m.eng.readBack(ctx, n.spath, true, n.m.waitConnected)
 	})
-}
-
-// readBack reads a path written through the mirror (and its parent's children) without a
-// watch and applies what it finds, so the caller reads its own write. A read cut by a lost
-// connection is retried on the next one, until ctx ends or the Mirror closes; a read that
-// fails otherwise (ErrNoAuth …) leaves the path to its own reads.
-func (m *Mirror) readBack(ctx context.Context, spath string, parent bool) error {
-	if m.eng.held(spath, kindData) {
-		err := m.retryRead(ctx, func(conn *zk.Conn) error {
-			data, st, err := conn.Get(spath)
-			switch {
-			case err == nil:
-				if data == nil {
-					data = []byte{}
-				}
-				m.eng.applyWrite(spath, kindData, true, data, nil, statFrom(st))
-			case errors.Is(err, zk.ErrNoNode):
-				m.eng.applyWrite(spath, kindData, false, nil, nil, Stat{})
-			default:
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if err := m.readBackChildren(ctx, spath); err != nil {
-		return err
-	}
-	if parent && spath != "/" {
-		return m.readBackChildren(ctx, parentPath(spath))
-	}
-	return nil
-}
-
-func (m *Mirror) readBackChildren(ctx context.Context, spath string) error {
-	if !m.eng.held(spath, kindChildren) {
-		return nil
-	}
-	return m.retryRead(ctx, func(conn *zk.Conn) error {
-		names, st, err := conn.Children(spath)
-		switch {
-		case err == nil:
-			m.eng.applyWrite(spath, kindChildren, true, nil, sortedNames(names), statFrom(st))
-		case errors.Is(err, zk.ErrNoNode):
-			m.eng.applyWrite(spath, kindChildren, false, nil, nil, Stat{})
-		default:
-			return err
-		}
-		return nil
-	})
-}
-
-// retryRead runs read until it does not fail for a lost connection.
-func (m *Mirror) retryRead(ctx context.Context, read func(*zk.Conn) error) error {
-	pause := 10 * time.Millisecond
-	for {
-		err := read(m.sess.Conn())
-		if err == nil || !isConnErr(err) {
-			return nil
-		}
-		// The session may not have noticed the loss yet: pause before waiting for it.
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-m.closing:
-			t.Stop()
-			return newErr("read back", "", ErrClosed, nil)
-		case <-ctx.Done():
-			t.Stop()
-			return timeoutErr("read back", "", ctx)
-		}
-		pause = min(2*pause, 500*time.Millisecond)
-		if err := m.waitConnected(ctx, "read back", ""); err != nil {
-			return err
-		}
-	}
-}
-
-// protectedPrefix marks a protected ephemeral sequential node: "_c_" GUID "-" name.
-const protectedPrefix = "_c_"
-
-// protectedCreate creates an ephemeral sequential node whose name carries a random GUID, so
-// that when the reply is lost the node made (if any) is found among the parent's children
-// instead of being left behind as an orphan or created twice.
-func protectedCreate(conn *zk.Conn, spath string, data []byte, acl []zk.ACL) (string, error) {
-	var g [16]byte
-	if _, err := rand.Read(g[:]); err != nil {
-		return "", err
-	}
-	guid := hex.EncodeToString(g[:])
-	dir := parentPath(spath)
-	base := spath[strings.LastIndexByte(spath, '/')+1:]
-	marker := protectedPrefix + guid + "-"
-	full := dir + "/" + marker + base
-	if dir == "/" {
-		full = "/" + marker + base
-	}
-	var lastErr error
-	for range 3 {
-		created, err := conn.Create(full, data, zk.FlagEphemeralSequential, acl)
-		switch {
-		case err == nil:
-			return created, nil
-		case errors.Is(err, zk.ErrConnectionClosed):
-			// The reply was lost: the node may exist. Look for the GUID once reconnected.
-			names, _, lerr := conn.Children(dir)
-			if lerr != nil {
-				if errors.Is(lerr, zk.ErrSessionExpired) || errors.Is(lerr, zk.ErrConnectionClosed) {
-					lastErr = lerr
-					continue
-				}
-				return "", lerr
-			}
-			for _, c := range names {
-				if strings.HasPrefix(c, marker) {
-					if dir == "/" {
-						return "/" + c, nil
-					}
-					return dir + "/" + c, nil
-				}
-			}
-			lastErr = err
-		case errors.Is(err, zk.ErrSessionExpired):
-			lastErr = err // an ephemeral of an expired session cannot exist: try again
-		default:
-			return "", err
-		}
-	}
-	return "", lastErr
 }

@@ -316,11 +316,15 @@ func TestFanOutOneWatch(t *testing.T) {
 	if _, err := raw.Create(p, []byte("0"), 0, worldACL); err != nil {
 		t.Fatal(err)
 	}
+	base := serverWatches(t)
 	n := mustNode(t, m, p)
 	if _, err := n.Value(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	watchesBefore := serverWatches(t)
+	if watchesBefore != base+1 {
+		t.Fatalf("the first handle set %d data watches", watchesBefore-base)
+	}
 	goroutinesBefore := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,12 +15,14 @@ type Dialer func(network, address string, timeout time.Duration) (net.Conn, erro
 var errClosing = errors.New("session closing")
 
 // sockets wraps a dialer so that every connection go-zookeeper opens is known and can be
-// closed by Close, and so that no read or write on it can block longer than a bound.
+// closed by Close, so that no read or write on it can block longer than a bound, and so
+// that the zxids in its packets are the session's (see zxidBook).
 // go-zookeeper gives the handshake ten times two thirds of the session timeout; against a
 // server that accepts and never answers that is several session timeouts of silence.
 type sockets struct {
 	user  Dialer // nil: net.Dialer
 	bound func() time.Duration
+	book  *zxidBook
 
 	ctx    context.Context // cancelled by closeAll
 	cancel context.CancelFunc
@@ -29,9 +32,9 @@ type sockets struct {
 	conns  map[*boundedConn]struct{}
 }
 
-func newSockets(user Dialer, bound func() time.Duration) *sockets {
+func newSockets(user Dialer, bound func() time.Duration, book *zxidBook) *sockets {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &sockets{user: user, bound: bound, ctx: ctx, cancel: cancel, conns: make(map[*boundedConn]struct{})}
+	return &sockets{user: user, bound: bound, book: book, ctx: ctx, cancel: cancel, conns: make(map[*boundedConn]struct{})}
 }
 
 func (s *sockets) dial(network, address string, timeout time.Duration) (net.Conn, error) {
@@ -53,6 +56,7 @@ func (s *sockets) dial(network, address string, timeout time.Duration) (net.Conn
 		return nil, err
 	}
 	bc := &boundedConn{Conn: c, owner: s}
+	bc.r.book, bc.w.book = s.book, s.book
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -81,6 +85,37 @@ type boundedConn struct {
 	net.Conn
 	owner *sockets
 	once  sync.Once
+	r     wireReader
+	w     wireWriter
+	// refusal is set once a failed read has been counted as the server refusing the
+	// handshake.
+	refusal atomic.Bool
+}
+
+// Read reads from the socket and takes the zxids out of the replies (see zxidBook).
+func (c *boundedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.r.scan(p[:n])
+	}
+	if err != nil && isClosedByPeer(err) && c.w.handshakeSent.Load() && !c.r.handshakeAnswered() &&
+		!c.refusal.Swap(true) {
+		c.owner.book.refused(time.Now())
+	}
+	return n, err
+}
+
+// Write writes p with the session's zxids in the packets that carry one (see zxidBook).
+func (c *boundedConn) Write(p []byte) (int, error) {
+	out := c.w.rewrite(p)
+	if len(out) == 0 {
+		return len(p), nil // a part of the connect request, sent when it is whole
+	}
+	n, err := c.Conn.Write(out)
+	if err != nil {
+		return min(n, len(p)), err
+	}
+	return len(p), nil
 }
 
 func (c *boundedConn) Close() error {

@@ -21,7 +21,12 @@
 // and carries on: the other credentials are added, and on the next connection of the same
 // session it reports Connected, with the access the world and the accepted credentials have.
 //
-// Close ends every goroutine the Session started, including go-zookeeper's, and every socket.
+// The session owns the connection's zxid, which keeps go-zookeeper v1.0.4's receive loop
+// from racing with its reconnects (see zxidBook), and forgets it when every server refuses
+// the handshake for longer than the session timeout (a cluster whose history went back).
+//
+// Close ends every goroutine the Session started and closes every socket; go-zookeeper's
+// goroutines have then been told to stop and have nothing left to do but return.
 package session
 
 import (
@@ -153,7 +158,16 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		auth:     make([]authStatus, len(cfg.Auth)),
 	}
 	s.hosts = &hostProvider{quit: s.quit, addrs: addrs, next: rand.N(len(addrs))}
-	s.sockets = newSockets(cfg.Dialer, s.ioBound)
+	book := &zxidBook{
+		timeout:   s.SessionTimeout,
+		onTimeout: func(ms int32) { s.negotiated.Store(int64(ms)) },
+		onForget: func() {
+			s.log.Warn("every server refused the handshake for longer than the session timeout: " +
+				"forgetting the last zxid seen (the cluster's history may have restarted); " +
+				"a server that does not know the session will expire it")
+		},
+	}
+	s.sockets = newSockets(cfg.Dialer, s.ioBound, book)
 
 	bufSize := cfg.ConnBufferSize
 	if bufSize <= 0 {
@@ -163,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		zk.WithHostProvider(s.hosts),
 		zk.WithDialer(s.sockets.dial),
 		zk.WithLogger(zkLogger{s}),
-		zk.WithLogInfo(true), // the negotiated timeout is only in an info line
+		zk.WithLogInfo(true), // its connection lines, at debug level
 		zk.WithEventCallback(s.onEvent),
 		zk.WithMaxConnBufferSize(bufSize),
 	)
@@ -395,7 +409,9 @@ func (s *Session) transition(st State, isNew bool) {
 }
 
 // Close ends the session: it closes go-zookeeper's connection and every socket, waits for
-// every goroutine (go-zookeeper's included), reports StateClosed and returns. It takes at
+// the Session's goroutine and for go-zookeeper's connection loop to end (its event channel
+// closes), reports StateClosed and returns. go-zookeeper's other goroutines (the send loop,
+// the re-sending of watches) have by then been told to stop and only return. It takes at
 // most about a second beyond the current transition callback, even when the server stopped
 // answering in the middle of a request. Idempotent.
 func (s *Session) Close() error {
@@ -421,19 +437,17 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// zkLogger routes go-zookeeper's log lines to slog at debug level and reads the two lines
-// that carry facts go-zookeeper does not otherwise expose.
+// zkLogger routes go-zookeeper's log lines to slog at debug level and reads the one line that
+// carries a fact go-zookeeper does not otherwise expose: re-sending watches failed. After
+// Close it drops them: go-zookeeper's goroutines that were told to stop may still log on
+// their way out.
 type zkLogger struct{ s *Session }
 
 func (l zkLogger) Printf(format string, args ...any) {
-	switch format {
-	case "authenticated: id=%d, timeout=%d":
-		if len(args) == 2 {
-			if ms, ok := args[1].(int32); ok && ms > 0 {
-				l.s.negotiated.Store(int64(ms))
-			}
-		}
-	case "Failed to set previous watches: %v":
+	if l.s.closing() {
+		return
+	}
+	if format == "Failed to set previous watches: %v" {
 		if l.s.cfg.OnWatchesLost != nil {
 			l.s.cfg.OnWatchesLost()
 		}

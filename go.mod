@@ -18,5 +18,3 @@ require (
 	github.com/teivah/onecontext v0.0.0-20200513185103-40f981bfd775 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
-
-replace github.com/go-zookeeper/zk => ./third_party/go-zookeeper/zk

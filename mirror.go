@@ -286,7 +286,8 @@ func (s *stateSub) end() {
 
 // Close closes the Mirror: the session ends (ephemeral nodes go), every channel handed out
 // closes, calls in flight return ErrClosed, and Close returns only after every goroutine of
-// the Mirror and of its go-zookeeper connection has ended. Idempotent; concurrent calls all
+// the Mirror has ended and every socket it opened is closed; go-zookeeper's own goroutines
+// have then been told to stop and have nothing left to do but return. Idempotent; concurrent calls all
 // wait for the first. Close waits for watcher callbacks, so it must not be called from one
 // (a callback that decides to stop the Mirror hands the Close to another goroutine).
 func (m *Mirror) Close() error {

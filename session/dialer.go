@@ -87,20 +87,57 @@ type boundedConn struct {
 	once  sync.Once
 	r     wireReader
 	w     wireWriter
+	// in buffers reads: go-zookeeper reads every packet with two reads, its length and its
+	// body, and one read from the socket usually brings several packets. Only the reading
+	// goroutine uses it.
+	in    []byte
+	inPos int
+	inErr error // the socket's error, returned once the buffered bytes are read
+
 	// refusal is set once a failed read has been counted as the server refusing the
 	// handshake.
 	refusal atomic.Bool
 }
 
+// readBufSize is the read buffer of a socket; reads of at least this much bypass it.
+const readBufSize = 64 << 10
+
 // Read reads from the socket and takes the zxids out of the replies (see zxidBook).
 func (c *boundedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	n, err := c.buffered(p)
 	if n > 0 {
 		c.r.scan(p[:n])
 	}
 	if err != nil && isClosedByPeer(err) && c.w.handshakeSent.Load() && !c.r.handshakeAnswered() &&
 		!c.refusal.Swap(true) {
 		c.owner.book.refused(time.Now())
+	}
+	return n, err
+}
+
+// buffered reads into p from the buffer, refilling it with one read from the socket when it
+// is empty.
+func (c *boundedConn) buffered(p []byte) (int, error) {
+	if c.inPos < len(c.in) {
+		n := copy(p, c.in[c.inPos:])
+		c.inPos += n
+		return n, nil
+	}
+	if err := c.inErr; err != nil {
+		return 0, err
+	}
+	if len(p) >= readBufSize {
+		return c.Conn.Read(p)
+	}
+	if cap(c.in) == 0 {
+		c.in = make([]byte, readBufSize)
+	}
+	m, err := c.Conn.Read(c.in[:cap(c.in)])
+	c.in, c.inPos = c.in[:m], 0
+	n := copy(p, c.in)
+	c.inPos = n
+	if err != nil && n < m {
+		c.inErr, err = err, nil // the rest first
 	}
 	return n, err
 }

@@ -335,3 +335,46 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// eofConn returns all its data and io.EOF from one read.
+type eofConn struct {
+	fakeConn
+	reads int
+}
+
+func (c *eofConn) Read(p []byte) (int, error) {
+	c.reads++
+	n := copy(p, c.in)
+	c.in = c.in[n:]
+	if len(c.in) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestReadsAreBuffered: one read from the socket serves several of go-zookeeper's reads, and
+// an error that came with data is returned only once that data has been read.
+func TestReadsAreBuffered(t *testing.T) {
+	var stream []byte
+	stream = append(stream, connectResponse(4000, 0x55)...)
+	for i := range 20 {
+		stream = append(stream, reply(int32(i+1), int64(0x100+i), int32(1), [1]byte{'x'})...)
+	}
+	fc := &eofConn{fakeConn: fakeConn{in: bytes.Clone(stream)}}
+	book := newBook(time.Second)
+	c := newTestConn(book, &fc.fakeConn)
+	c.Conn = fc
+	got := readLikeZK(t, c)
+	if len(got) != 21 {
+		t.Fatalf("%d packets, want 21", len(got))
+	}
+	if fc.reads != 1 {
+		t.Fatalf("%d reads from the socket for 21 packets, want 1", fc.reads)
+	}
+	if _, err := c.Read(make([]byte, 4)); err != io.EOF {
+		t.Fatalf("after the data: %v, want io.EOF", err)
+	}
+	if book.last.Load() != 0x100+19 {
+		t.Fatalf("last zxid %#x", book.last.Load())
+	}
+}

@@ -145,6 +145,8 @@ type engine struct {
 	armed     map[string]watchBits
 	armedPeak int                // len(armed) when last rebuilt, to give memory back
 	arming    map[string]*arming // paths with reads in flight
+	// historyBack: the current resync found the server's history went back (logged once).
+	historyBack bool
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
@@ -454,6 +456,7 @@ func (g *engine) driver() {
 			}
 		}
 		if pending {
+			g.historyBack = false
 			for t := range g.trees {
 				t.beginResyncLocked()
 			}
@@ -835,20 +838,39 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 	if k == kindChildren {
 		zxid = r.stat.Pzxid
 	}
-	verdict := g.admit(e, k, r.exists, r.stat.Czxid, zxid, r.err, resync, seq, true)
+	verdict, back := g.admit(e, k, r.exists, r.stat.Czxid, zxid, r.err, resync, seq, true)
 	if verdict == readAgain {
 		return false
+	}
+	if back && !g.historyBack {
+		g.historyBack = true
+		curC, curZ := e.rec.zxids(k)
+		g.log.Warn("the server's history went back (cluster rebuilt, or restored from an older backup): the mirror goes on from the server's state",
+			"path", g.userPath(e), "czxid", r.stat.Czxid, "zxid", zxid, "mirroredCzxid", curC, "mirroredZxid", curZ)
 	}
 	if resync {
 		e.resync[k] = false
 	}
-	switch verdict {
-	case emitNew:
+	if verdict == emitNew {
 		g.publishLocked(e, k, e.rec.with(k, r.exists, r.data, r.names, r.stat, r.err), resync)
-	case emitCurrent:
-		g.publishLocked(e, k, e.rec, true)
 	}
 	return true
+}
+
+// historyWentBack reports whether a read shows a path older than the mirror knew it: a
+// state before the one mirrored, or an incarnation before one seen deleted. Within one
+// server history a read after Sync never does.
+func historyWentBack(e *entry, k kind, exists bool, czxid, zxid int64) bool {
+	if !exists {
+		return false
+	}
+	if cur := e.rec; cur.has(k) && cur.exists(k) {
+		curC, curZ := cur.zxids(k)
+		if zxidAfter(curC, curZ, czxid, zxid) {
+			return true
+		}
+	}
+	return e.tomb != 0 && czxid < e.tomb
 }
 
 // verdict is what admit decides about a new state.
@@ -857,12 +879,31 @@ type verdict int
 const (
 	keepCurrent verdict = iota // nothing to emit
 	emitNew                    // emit the new state
-	emitCurrent                // the new state is older: emit the current one, flagged Resync
 	readAgain                  // the state cannot be trusted: read the path again
 )
 
-// admit decides what a new state means against the last one, by the monotonic rules.
-func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) verdict {
+// admit decides what a new state means against the last one. Outside a resync the
+// monotonic rules hold: an older state, or an incarnation seen deleted, is ignored. A resync
+// read (made after Sync in a new session) is authoritative: it replaces the mirrored state
+// even when its zxids are lower, since then the server's history restarted (back reports
+// it), and the tombstone of the old history goes with it; only a read issued before a
+// write through the mirror is not trusted, as it may predate the write.
+func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) (v verdict, back bool) {
+	if resync && fromRead {
+		if seq <= e.writeMark {
+			return readAgain, false
+		}
+		back = historyWentBack(e, k, exists, czxid, zxid)
+		if !exists || czxid <= e.tomb {
+			e.tomb = 0
+		}
+		return emitNew, back
+	}
+	return g.admitMonotonic(e, k, exists, czxid, zxid, err, resync, seq, fromRead), false
+}
+
+// admitMonotonic is admit outside an authoritative read.
+func (g *engine) admitMonotonic(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) verdict {
 	var curExists, has bool
 	var curC, curZ int64
 	var curErr error
@@ -870,17 +911,11 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 		has, curExists, curErr = true, cur.exists(k), cur.err(k)
 		curC, curZ = cur.zxids(k)
 	}
-	stale := func() verdict {
-		if resync {
-			return emitCurrent
-		}
-		return keepCurrent
-	}
 	if exists && e.tomb != 0 && czxid <= e.tomb {
 		if !has {
 			return readAgain // first contact with a stale answer: read again
 		}
-		return stale()
+		return keepCurrent
 	}
 	if !has {
 		if !exists && fromRead && seq <= e.writeMark {
@@ -899,7 +934,7 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 			}
 			return keepCurrent
 		}
-		return stale()
+		return keepCurrent
 	case exists && !curExists:
 		if fromRead && seq <= e.writeMark {
 			return readAgain // issued before a write that found the node absent
@@ -934,7 +969,7 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 	if k == kindChildren {
 		zxid = st.Pzxid
 	}
-	if g.admit(e, k, exists, st.Czxid, zxid, nil, false, 0, false) == emitNew {
+	if v, _ := g.admit(e, k, exists, st.Czxid, zxid, nil, false, 0, false); v == emitNew {
 		g.publishLocked(e, k, e.rec.with(k, exists, data, names, st, nil), false)
 	}
 	e.writeMark = g.readSeq

@@ -3,10 +3,14 @@ package zkmirror_test
 import (
 	"errors"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkmirror/zkmirror"
+	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
 )
 
@@ -181,4 +185,165 @@ func TestReleasedWatchAfterExpiry(t *testing.T) {
 	waitData(t, ch, "v1")
 	mustCreate(t, raw, p+"/c", "")
 	waitNames(t, kids, 1)
+}
+
+func startStandalone(t *testing.T) *zktest.Cluster {
+	t.Helper()
+	c, err := zktest.StartStandalone(zktest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func serverZxid(t *testing.T, c *zktest.Cluster) int64 {
+	t.Helper()
+	s, err := c.Servers[0].Srvr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Zxid
+}
+
+// TestHistoryWentBack: the mirror moves from server A to server B, whose history is
+// another one: B's nodes have lower zxids than A's, but B's last zxid is past A's, so B
+// takes the handshake and says the session expired. After the resync every Node and the
+// Tree equal what a fresh client reads from B, a tombstone of A's history does not hide
+// B's node, later changes are seen, and one Warn line says the history went back.
+func TestHistoryWentBack(t *testing.T) {
+	leaktest.Check(t)
+	a, b := startStandalone(t), startStandalone(t)
+	rawA, rawB := rawClient(t, a.Addrs()...), rawClient(t, b.Addrs()...)
+
+	// B: the new history, its nodes first, with low zxids.
+	mustCreate(t, rawB, "/w", "new-w")
+	mustCreate(t, rawB, "/w/a", "new-a")
+	mustCreate(t, rawB, "/w/b", "new-b")
+	mustCreate(t, rawB, "/w/gone", "new-gone")
+	mustCreate(t, rawB, "/pad", "")
+
+	// A: the old history, with higher zxids.
+	mustCreate(t, rawA, "/pad", "")
+	for i := range 100 {
+		if _, err := rawA.Set("/pad", []byte(strconv.Itoa(i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, rawA, "/w", "old-w")
+	mustCreate(t, rawA, "/w/a", "old-a")
+	mustCreate(t, rawA, "/w/c", "old-c")
+	mustCreate(t, rawA, "/w/gone", "old-gone")
+
+	logs := &lockedBuffer{}
+	proxy := newProxy(t, a.Addrs()[0])
+	m := connectTo(t, []string{proxy.Addr()}, zkmirror.WithSessionTimeout(2*time.Second),
+		zkmirror.WithResyncJitter(0), zkmirror.WithLogger(newLogger(logs)))
+	states := m.States(ctxT(t, 2*time.Minute))
+	ctx := ctxT(t, 2*time.Minute)
+	na := mustNode(t, m, "/w/a")
+	va := na.Watch(ctx)
+	waitData(t, va, "old-a")
+	gone := mustNode(t, m, "/w/gone")
+	vg := gone.Watch(ctx)
+	waitData(t, vg, "old-gone")
+	tr, err := m.Tree("/w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	events := tr.Events(ctx)
+	// A's /w/gone is deleted: the mirror keeps its tombstone, above B's /w/gone.
+	if err := rawA.Delete("/w/gone", -1); err != nil {
+		t.Fatal(err)
+	}
+	for v := recv(t, vg, 10*time.Second); v.Exists; v = recv(t, vg, 10*time.Second) {
+	}
+
+	// B's last zxid passes A's, so that B accepts the mirror's handshake.
+	for target := serverZxid(t, a) + 10; serverZxid(t, b) <= target; {
+		for range 20 {
+			if _, err := rawB.Set("/pad", nil, -1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	proxy.SetTarget(b.Addrs()[0])
+	proxy.Cut()
+	waitState(t, states, zkmirror.StateExpired)
+	waitState(t, states, zkmirror.StateConnected)
+	deadline := time.After(30 * time.Second)
+	for resynced := false; !resynced; {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("events closed")
+			}
+			resynced = ev.Type == zkmirror.EventResynced
+		case <-deadline:
+			t.Fatal("no EventResynced")
+		}
+	}
+
+	// Everything equals a fresh read of B.
+	same := func(what string, v zkmirror.Value, p string) {
+		t.Helper()
+		data, st, err := rawB.Get(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.Exists || string(v.Data) != string(data) || v.Stat.Czxid != st.Czxid || v.Stat.Mzxid != st.Mzxid {
+			t.Errorf("%s %s: %q czxid %d mzxid %d, server %q czxid %d mzxid %d", what, p,
+				v.Data, v.Stat.Czxid, v.Stat.Mzxid, data, st.Czxid, st.Mzxid)
+		}
+	}
+	v, err := na.Value(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("node", v, "/w/a")
+	if v, err = gone.Value(ctx); err != nil {
+		t.Fatalf("B's /w/gone behind A's tombstone: %v", err)
+	}
+	same("node", v, "/w/gone")
+	for _, p := range []string{"/w", "/w/a", "/w/b", "/w/gone"} {
+		v, ok := tr.Get(p)
+		if !ok {
+			t.Errorf("tree: %s missing", p)
+			continue
+		}
+		same("tree", v, p)
+	}
+	if kids, _ := tr.Children("/w"); !slices.Equal(kids, []string{"a", "b", "gone"}) {
+		t.Errorf("tree children of /w: %v", kids)
+	}
+	if _, ok := tr.Get("/w/c"); ok {
+		t.Error("tree: A's /w/c still there")
+	}
+
+	// Later changes are seen.
+	if _, err := rawB.Set("/w/a", []byte("newer-a"), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitData(t, va, "newer-a")
+	mustCreate(t, rawB, "/w/d", "new-d")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		v, ok := tr.Get("/w/d")
+		va, _ := tr.Get("/w/a")
+		if ok && string(v.Data) == "new-d" && string(va.Data) == "newer-a" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tree after the resync: /w/d %+v %v, /w/a %q", v, ok, va.Data)
+		}
+	}
+	if n := strings.Count(logs.String(), "history went back"); n != 1 {
+		t.Errorf("%d log lines say the history went back, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"the server's history went back") {
+		t.Errorf("no Warn line:\n%s", logs.String())
+	}
 }

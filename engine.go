@@ -76,8 +76,8 @@ type qitem struct {
 
 // watchBits names the watches of one server path that this session holds on the server
 // (and go-zookeeper in its watcher table): they stay armed until they fire, whether or not
-// the mirror still holds the path, because ZooKeeper 3.8 through go-zookeeper v1.0.4 has no
-// way to remove a watch.
+// the mirror still holds the path, because go-zookeeper v1.0.4 cannot remove a watch (it
+// has no removeWatches).
 type watchBits uint8
 
 const (
@@ -109,7 +109,9 @@ type arming struct {
 // while its watch is armed is read without arming a second one: churn on the same paths
 // costs no memory, here or on the server. For many distinct released paths, what remains is
 // one server watch of each kind per path until it fires, and on the client go-zookeeper's
-// entry plus one small entry here for each of them, no more.
+// entry plus one small entry here for each of them, no more. A path that answers ErrNoAuth
+// is the exception: the server may drop its events unsent, so its watches are armed again
+// on each of its (slow, backed-off) re-reads.
 type engine struct {
 	conn       *zk.Conn
 	log        *slog.Logger
@@ -143,7 +145,7 @@ type engine struct {
 	// an entry goes when its watches fire, on EventNotWatching, when watches could not be
 	// restored after a reconnect, and with the session.
 	armed     map[string]watchBits
-	armedPeak int                // len(armed) when last rebuilt, to give memory back
+	armedPeak int                // most entries armed has had since it was made, to give memory back
 	arming    map[string]*arming // paths with reads in flight
 	// historyBack: the current resync found the server's history went back (logged once).
 	historyBack bool

@@ -3,7 +3,10 @@ package zkmirror
 import (
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // The admit rule: monotonic within one history, authoritative for a resync read.
@@ -65,5 +68,92 @@ func TestAdmit(t *testing.T) {
 				t.Errorf("admit %v, tomb %d, went back %v; want %v, %d, %v", got, e.tomb, back, c.want, c.wantTomb, c.wantBack)
 			}
 		})
+	}
+}
+
+// What the engine believes the session holds on the server, as reads arm watches and
+// events fire them.
+func TestArmedWatches(t *testing.T) {
+	type step struct {
+		begin bool      // a read of /p starts
+		end   watchBits // a read of /p ends, having armed these
+		drop  bool      // the read's answer is not from this session
+		ev    zk.EventType
+		lost  bool // watches not restored after a reconnect
+	}
+	begin := step{begin: true}
+	end := func(w watchBits) step { return step{end: w} }
+	ev := func(t zk.EventType) step { return step{ev: t} }
+	cases := []struct {
+		name  string
+		steps []step
+		want  watchBits
+	}{
+		{"data armed", []step{begin, end(armedData)}, armedData},
+		{"both armed", []step{begin, end(armedData), begin, end(armedChild)}, armedData | armedChild},
+		{"nothing armed", []step{begin, end(0)}, 0},
+		{"answer from another session", []step{begin, {end: armedData, drop: true}}, 0},
+		{"data changed", []step{begin, end(armedData | armedChild), ev(zk.EventNodeDataChanged)}, armedChild},
+		{"created", []step{begin, end(armedData | armedChild), ev(zk.EventNodeCreated)}, armedChild},
+		{"children changed", []step{begin, end(armedData | armedChild), ev(zk.EventNodeChildrenChanged)}, armedData},
+		{"deleted", []step{begin, end(armedData | armedChild), ev(zk.EventNodeDeleted)}, 0},
+		{"not watching", []step{begin, end(armedData | armedChild), ev(zk.EventNotWatching)}, 0},
+		{"watches lost", []step{begin, end(armedData | armedChild), {lost: true}}, 0},
+		{"fired during the read", []step{begin, ev(zk.EventNodeDataChanged), end(armedData | armedChild)}, armedChild},
+		{"fired during an overlapping read", []step{begin, begin, ev(zk.EventNodeDeleted), end(armedData), end(armedChild)}, 0},
+		{"lost during the read", []step{begin, {lost: true}, end(armedData)}, 0},
+		{"armed again after firing", []step{begin, end(armedData), ev(zk.EventNodeDataChanged), begin, end(armedData)}, armedData},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
+			for _, s := range c.steps {
+				switch {
+				case s.begin:
+					g.mu.Lock()
+					g.beginArmingLocked("/p")
+					g.mu.Unlock()
+				case s.ev != 0:
+					g.onNodeEvent(zk.Event{Type: s.ev, Path: "/p"})
+				case s.lost:
+					g.onWatchesLost()
+				default:
+					g.mu.Lock()
+					g.endArmingLocked("/p", s.end, !s.drop)
+					g.mu.Unlock()
+				}
+			}
+			if got := g.armed["/p"]; got != c.want {
+				t.Errorf("armed %b, want %b", got, c.want)
+			}
+			if len(g.arming) != 0 {
+				t.Errorf("reads in flight left: %v", g.arming)
+			}
+			if _, ok := g.armed["/p"]; ok != (c.want != 0) {
+				t.Errorf("an entry for nothing armed")
+			}
+		})
+	}
+}
+
+// The memory of armed watches shrinks when most of them have fired.
+func TestArmedWatchesShrink(t *testing.T) {
+	g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
+	const n = 5000
+	g.mu.Lock()
+	for i := range n {
+		p := "/p" + strconv.Itoa(i)
+		g.beginArmingLocked(p)
+		g.endArmingLocked(p, armedData, true)
+	}
+	g.mu.Unlock()
+	if g.armedPeak != n {
+		t.Fatalf("peak %d", g.armedPeak)
+	}
+	for i := range n - 10 {
+		g.onNodeEvent(zk.Event{Type: zk.EventNodeDeleted, Path: "/p" + strconv.Itoa(i)})
+	}
+	if len(g.armed) != 10 || g.armedPeak >= n/4 {
+		t.Fatalf("%d armed, peak %d: not rebuilt", len(g.armed), g.armedPeak)
 	}
 }

@@ -74,10 +74,44 @@ type qitem struct {
 	k kind
 }
 
+// watchBits names the watches of one server path that this session holds on the server
+// (and go-zookeeper in its watcher table): they stay armed until they fire, whether or not
+// the mirror still holds the path, because go-zookeeper v1.0.4 cannot remove a watch (it
+// has no removeWatches).
+type watchBits uint8
+
+const (
+	// armedData: the server's data watch of the path, set by a GetW or ExistsW (what
+	// go-zookeeper calls data and exist watches: the server keeps them as one, fired by the
+	// node's creation, change or deletion).
+	armedData watchBits = 1 << iota
+	// armedChild: the server's child watch, set by a ChildrenW, fired by a change of the
+	// children or the node's deletion.
+	armedChild
+)
+
+// arming tracks the reads of one path in flight: the watches they arm are recorded only if
+// none of the path's watches fired meanwhile, since the event may have been for the watch
+// just armed.
+type arming struct {
+	reads int
+	fired watchBits
+}
+
 // engine owns the watch state of every mirrored path. One ZooKeeper watch per (path, kind)
 // whatever the number of handles: reads are single-flight per (path, kind), driven by node
 // events handed off by go-zookeeper's event callback, and run by a bounded pool of workers
 // that exists only while there is work.
+//
+// Watches outlive the paths that armed them: a released path's watch stays on the server,
+// and in go-zookeeper's watcher table, until it fires (the node changes or is deleted) or
+// the session ends. The engine remembers those watches (armed), so a path acquired again
+// while its watch is armed is read without arming a second one: churn on the same paths
+// costs no memory, here or on the server. For many distinct released paths, what remains is
+// one server watch of each kind per path until it fires, and on the client go-zookeeper's
+// entry plus one small entry here for each of them, no more. A path that answers ErrNoAuth
+// is the exception: the server may drop its events unsent, so its watches are armed again
+// on each of its (slow, backed-off) re-reads.
 type engine struct {
 	conn       *zk.Conn
 	log        *slog.Logger
@@ -107,6 +141,14 @@ type engine struct {
 	heldKinds     int                // (path, kind) pairs held
 	trees         map[*Tree]struct{} // open Trees
 	moreTrees     map[*entry][]*Tree // the Trees after the first holding an entry (rare)
+	// armed: the watches this session holds on the server, by server path, held or not;
+	// an entry goes when its watches fire, on EventNotWatching, when watches could not be
+	// restored after a reconnect, and with the session.
+	armed     map[string]watchBits
+	armedPeak int                // most entries armed has had since it was made, to give memory back
+	arming    map[string]*arming // paths with reads in flight
+	// historyBack: the current resync found the server's history went back (logged once).
+	historyBack bool
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
@@ -120,6 +162,8 @@ func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *e
 		entries:   make(map[string]*entry),
 		trees:     make(map[*Tree]struct{}),
 		moreTrees: make(map[*entry][]*Tree),
+		armed:     make(map[string]watchBits),
+		arming:    make(map[string]*arming),
 	}
 }
 
@@ -284,17 +328,32 @@ func (g *engine) detachTreeLocked(e *entry, t *Tree) {
 // onNodeEvent runs on go-zookeeper's I/O goroutine: it only marks paths dirty.
 func (g *engine) onNodeEvent(ev zk.Event) {
 	var kinds [2]bool
+	var fired watchBits
 	switch ev.Type {
-	case zk.EventNodeCreated, zk.EventNodeDeleted:
+	case zk.EventNodeCreated:
 		kinds = [2]bool{true, true}
+		fired = armedData
+	case zk.EventNodeDeleted:
+		kinds = [2]bool{true, true}
+		fired = armedData | armedChild
 	case zk.EventNodeDataChanged:
 		kinds[kindData] = true
+		fired = armedData
 	case zk.EventNodeChildrenChanged:
 		kinds[kindChildren] = true
+		fired = armedChild
+	case zk.EventNotWatching:
+		// go-zookeeper dropped the path's watches (session expired or connection closed);
+		// the session's transitions drive the resync.
+		g.mu.Lock()
+		g.firedLocked(ev.Path, armedData|armedChild)
+		g.mu.Unlock()
+		return
 	default:
-		return // EventNotWatching: the session's transitions drive the resync
+		return
 	}
 	g.mu.Lock()
+	g.firedLocked(ev.Path, fired)
 	if e := g.entries[ev.Path]; e != nil {
 		for k, dirty := range kinds {
 			if dirty && e.refs[k] > 0 {
@@ -311,6 +370,7 @@ func (g *engine) onWatchesLost() {
 	g.watchesLost.Add(1)
 	g.mu.Lock()
 	g.rearmAll = true
+	g.forgetWatchesLocked()
 	g.mu.Unlock()
 	g.poke()
 }
@@ -333,6 +393,9 @@ func (g *engine) onTransition(t session.Transition) {
 	}
 	g.connected = true
 	g.sid = t.SessionID
+	if t.NewSession {
+		g.forgetWatchesLocked() // the old session's watches died with it
+	}
 	if t.NewSession && t.Generation > 1 {
 		g.resyncPending = true
 	}
@@ -395,6 +458,7 @@ func (g *engine) driver() {
 			}
 		}
 		if pending {
+			g.historyBack = false
 			for t := range g.trees {
 				t.beginResyncLocked()
 			}
@@ -479,20 +543,29 @@ func (g *engine) work() {
 		e.reading[k] = true
 		g.readSeq++
 		seq, sid := g.readSeq, g.readySID
+		g.beginArmingLocked(e.path)
 		g.mu.Unlock()
 
 		g.reads.Add(1)
 		var r readResult
+		var armed watchBits
 		if k == kindData {
-			r = g.readData(e.path)
+			r, armed = g.readData(e.path)
 		} else {
-			r = g.readChildren(e.path)
+			r, armed = g.readChildren(e.path)
 		}
 		// A request queued while the session changed may have been answered by the new
 		// session before its Sync: such an answer is not trusted.
 		sameSession := g.conn.SessionID() == sid
 
 		g.mu.Lock()
+		// The server may drop, unsent, the events of a client that lost read permission:
+		// the watches of such a path are never relied upon, and armed again on each read.
+		noAuth := errors.Is(r.err, zk.ErrNoAuth)
+		g.endArmingLocked(e.path, armed, sameSession && !g.closed && !noAuth)
+		if noAuth {
+			g.firedLocked(e.path, armedData|armedChild)
+		}
 		e.reading[k] = false
 		switch {
 		case g.closed:
@@ -575,67 +648,168 @@ type readResult struct {
 	err    error // a definite failure other than absence (ErrNoAuth …) or a connection error
 }
 
-func (g *engine) readData(path string) readResult {
+// readData reads a path's data, arming its data watch unless the session holds it already,
+// and returns the watches it armed.
+func (g *engine) readData(path string) (readResult, watchBits) {
+	var armed watchBits
 	for range 8 {
-		data, st, _, err := g.conn.GetW(path)
+		var data []byte
+		var st *zk.Stat
+		var err error
+		if g.isArmed(path, armedData) {
+			data, st, err = g.conn.Get(path)
+		} else if data, st, _, err = g.conn.GetW(path); err == nil {
+			armed |= armedData
+		}
 		switch {
 		case err == nil:
 			if data == nil {
 				data = []byte{}
 			}
-			return readResult{exists: true, data: data, stat: statFrom(st)}
+			return readResult{exists: true, data: data, stat: statFrom(st)}, armed
 		case errors.Is(err, zk.ErrNoNode):
-			ok, _, _, err := g.conn.ExistsW(path)
+			// A data watch armed while the node existed has fired by now: its event
+			// comes before this answer.
+			ok, _, err := g.exists(path, &armed)
 			if err != nil {
-				return readResult{err: err}
+				return readResult{err: err}, armed
 			}
 			if !ok {
-				return readResult{}
+				return readResult{}, armed
 			}
-			// Created meanwhile; ExistsW armed a data watch. Read again.
+			// Created meanwhile; the exists watch became its data watch. Read again.
 		case errors.Is(err, zk.ErrNoAuth):
 			// Without read permission exists still answers and arms a watch, so the path
 			// is followed without spinning.
-			ok, st, _, err2 := g.conn.ExistsW(path)
+			ok, st, err2 := g.exists(path, &armed)
 			if err2 != nil {
-				return readResult{err: err2}
+				return readResult{err: err2}, armed
 			}
-			return readResult{exists: ok, stat: statFrom(st), err: zk.ErrNoAuth}
+			return readResult{exists: ok, stat: statFrom(st), err: zk.ErrNoAuth}, armed
 		default:
-			return readResult{err: err}
+			return readResult{err: err}, armed
 		}
 	}
-	return readResult{err: zk.ErrConnectionClosed} // churned too fast; try again
+	return readResult{err: zk.ErrConnectionClosed}, armed // churned too fast; try again
 }
 
-func (g *engine) readChildren(path string) readResult {
+// readChildren reads a path's children, arming its child watch unless the session holds it
+// already (and its data watch while the node is missing), and returns the watches it armed.
+func (g *engine) readChildren(path string) (readResult, watchBits) {
+	var armed watchBits
 	for range 8 {
-		names, st, _, err := g.conn.ChildrenW(path)
+		var names []string
+		var st *zk.Stat
+		var err error
+		if g.isArmed(path, armedChild) {
+			names, st, err = g.conn.Children(path)
+		} else if names, st, _, err = g.conn.ChildrenW(path); err == nil {
+			armed |= armedChild
+		}
 		switch {
 		case err == nil:
-			return readResult{exists: true, names: sortedNames(names), stat: statFrom(st)}
+			return readResult{exists: true, names: sortedNames(names), stat: statFrom(st)}, armed
 		case errors.Is(err, zk.ErrNoNode):
 			// Arm an exists watch even when the data kind is held: its concurrent read may
-			// have found the node created meanwhile and armed only a data watch. The server
-			// keeps one exists watch per path and connection however often it is asked.
-			ok, _, _, err := g.conn.ExistsW(path)
+			// have found the node created meanwhile and armed a data watch that fired
+			// since. The session's data watch, if armed, serves as the exists watch.
+			ok, _, err := g.exists(path, &armed)
 			if err != nil {
-				return readResult{err: err}
+				return readResult{err: err}, armed
 			}
 			if !ok {
-				return readResult{}
+				return readResult{}, armed
 			}
 		case errors.Is(err, zk.ErrNoAuth):
-			ok, st, _, err2 := g.conn.ExistsW(path)
+			ok, st, err2 := g.exists(path, &armed)
 			if err2 != nil {
-				return readResult{err: err2}
+				return readResult{err: err2}, armed
 			}
-			return readResult{exists: ok, stat: statFrom(st), err: zk.ErrNoAuth}
+			return readResult{exists: ok, stat: statFrom(st), err: zk.ErrNoAuth}, armed
 		default:
-			return readResult{err: err}
+			return readResult{err: err}, armed
 		}
 	}
-	return readResult{err: zk.ErrConnectionClosed}
+	return readResult{err: zk.ErrConnectionClosed}, armed
+}
+
+// exists asks whether a path exists, arming its data watch unless the session holds it
+// already (recorded in armed).
+func (g *engine) exists(path string, armed *watchBits) (bool, *zk.Stat, error) {
+	if *armed&armedData != 0 || g.isArmed(path, armedData) {
+		return g.conn.Exists(path)
+	}
+	ok, st, _, err := g.conn.ExistsW(path)
+	if err == nil {
+		*armed |= armedData
+	}
+	return ok, st, err
+}
+
+// isArmed reports whether the session holds the path's watch w, as far as the engine knows.
+func (g *engine) isArmed(path string, w watchBits) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.armed[path]&w != 0
+}
+
+// beginArmingLocked notes a read of the path in flight.
+func (g *engine) beginArmingLocked(path string) {
+	a := g.arming[path]
+	if a == nil {
+		a = &arming{}
+		g.arming[path] = a
+	}
+	a.reads++
+}
+
+// endArmingLocked ends a read of the path that armed the watches w; they are remembered if
+// record is set and none of the path's watches of their kind fired while it ran.
+func (g *engine) endArmingLocked(path string, w watchBits, record bool) {
+	a := g.arming[path]
+	if record {
+		if w &^= a.fired; w != 0 {
+			g.armed[path] |= w
+			g.armedPeak = max(g.armedPeak, len(g.armed))
+		}
+	}
+	if a.reads--; a.reads == 0 {
+		delete(g.arming, path)
+	}
+}
+
+// firedLocked forgets the path's watches w: they fired or were dropped.
+func (g *engine) firedLocked(path string, w watchBits) {
+	if a := g.arming[path]; a != nil {
+		a.fired |= w
+	}
+	b, ok := g.armed[path]
+	if !ok {
+		return
+	}
+	if b &^= w; b != 0 {
+		g.armed[path] = b
+		return
+	}
+	delete(g.armed, path)
+	// A map keeps its buckets when entries go: rebuild it once most are gone.
+	if g.armedPeak >= 1024 && len(g.armed) < g.armedPeak/4 {
+		m := make(map[string]watchBits, len(g.armed))
+		for p, b := range g.armed {
+			m[p] = b
+		}
+		g.armed, g.armedPeak = m, len(g.armed)
+	}
+}
+
+// forgetWatchesLocked forgets every watch: the session ended, or the server did not take
+// them back after a reconnect.
+func (g *engine) forgetWatchesLocked() {
+	for _, a := range g.arming {
+		a.fired = armedData | armedChild
+	}
+	g.armed = make(map[string]watchBits)
+	g.armedPeak = 0
 }
 
 // sortedNames sorts child names as go-zookeeper decoded them (a slice no one else holds)
@@ -666,20 +840,39 @@ func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) boo
 	if k == kindChildren {
 		zxid = r.stat.Pzxid
 	}
-	verdict := g.admit(e, k, r.exists, r.stat.Czxid, zxid, r.err, resync, seq, true)
+	verdict, back := g.admit(e, k, r.exists, r.stat.Czxid, zxid, r.err, resync, seq, true)
 	if verdict == readAgain {
 		return false
+	}
+	if back && !g.historyBack {
+		g.historyBack = true
+		curC, curZ := e.rec.zxids(k)
+		g.log.Warn("the server's history went back (cluster rebuilt, or restored from an older backup): the mirror goes on from the server's state",
+			"path", g.userPath(e), "czxid", r.stat.Czxid, "zxid", zxid, "mirroredCzxid", curC, "mirroredZxid", curZ)
 	}
 	if resync {
 		e.resync[k] = false
 	}
-	switch verdict {
-	case emitNew:
+	if verdict == emitNew {
 		g.publishLocked(e, k, e.rec.with(k, r.exists, r.data, r.names, r.stat, r.err), resync)
-	case emitCurrent:
-		g.publishLocked(e, k, e.rec, true)
 	}
 	return true
+}
+
+// historyWentBack reports whether a read shows a path older than the mirror knew it: a
+// state before the one mirrored, or an incarnation before one seen deleted. Within one
+// server history a read after Sync never does.
+func historyWentBack(e *entry, k kind, exists bool, czxid, zxid int64) bool {
+	if !exists {
+		return false
+	}
+	if cur := e.rec; cur.has(k) && cur.exists(k) {
+		curC, curZ := cur.zxids(k)
+		if zxidAfter(curC, curZ, czxid, zxid) {
+			return true
+		}
+	}
+	return e.tomb != 0 && czxid < e.tomb
 }
 
 // verdict is what admit decides about a new state.
@@ -688,12 +881,31 @@ type verdict int
 const (
 	keepCurrent verdict = iota // nothing to emit
 	emitNew                    // emit the new state
-	emitCurrent                // the new state is older: emit the current one, flagged Resync
 	readAgain                  // the state cannot be trusted: read the path again
 )
 
-// admit decides what a new state means against the last one, by the monotonic rules.
-func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) verdict {
+// admit decides what a new state means against the last one. Outside a resync the
+// monotonic rules hold: an older state, or an incarnation seen deleted, is ignored. A resync
+// read (made after Sync in a new session) is authoritative: it replaces the mirrored state
+// even when its zxids are lower, since then the server's history restarted (back reports
+// it), and the tombstone of the old history goes with it; only a read issued before a
+// write through the mirror is not trusted, as it may predate the write.
+func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) (v verdict, back bool) {
+	if resync && fromRead {
+		if seq <= e.writeMark {
+			return readAgain, false
+		}
+		back = historyWentBack(e, k, exists, czxid, zxid)
+		if !exists || czxid <= e.tomb {
+			e.tomb = 0
+		}
+		return emitNew, back
+	}
+	return g.admitMonotonic(e, k, exists, czxid, zxid, err, resync, seq, fromRead), false
+}
+
+// admitMonotonic is admit outside an authoritative read.
+func (g *engine) admitMonotonic(e *entry, k kind, exists bool, czxid, zxid int64, err error, resync bool, seq uint64, fromRead bool) verdict {
 	var curExists, has bool
 	var curC, curZ int64
 	var curErr error
@@ -701,17 +913,11 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 		has, curExists, curErr = true, cur.exists(k), cur.err(k)
 		curC, curZ = cur.zxids(k)
 	}
-	stale := func() verdict {
-		if resync {
-			return emitCurrent
-		}
-		return keepCurrent
-	}
 	if exists && e.tomb != 0 && czxid <= e.tomb {
 		if !has {
 			return readAgain // first contact with a stale answer: read again
 		}
-		return stale()
+		return keepCurrent
 	}
 	if !has {
 		if !exists && fromRead && seq <= e.writeMark {
@@ -730,7 +936,7 @@ func (g *engine) admit(e *entry, k kind, exists bool, czxid, zxid int64, err err
 			}
 			return keepCurrent
 		}
-		return stale()
+		return keepCurrent
 	case exists && !curExists:
 		if fromRead && seq <= e.writeMark {
 			return readAgain // issued before a write that found the node absent
@@ -765,7 +971,7 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 	if k == kindChildren {
 		zxid = st.Pzxid
 	}
-	if g.admit(e, k, exists, st.Czxid, zxid, nil, false, 0, false) == emitNew {
+	if v, _ := g.admit(e, k, exists, st.Czxid, zxid, nil, false, 0, false); v == emitNew {
 		g.publishLocked(e, k, e.rec.with(k, exists, data, names, st, nil), false)
 	}
 	e.writeMark = g.readSeq

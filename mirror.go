@@ -24,7 +24,11 @@
 //     in a Resync snapshot or one that reports a change of Err (a read that started or
 //     stopped failing). A delete and re-create between two reads is seen (Czxid changed)
 //     even at the same Version, and a deleted node is remembered so a lagging server cannot
-//     bring it back.
+//     bring it back. All this within one server history: a resync read, made after Sync in
+//     a new session, is authoritative and replaces the mirrored state even when its zxids
+//     are lower, because the cluster's history restarted (rebuilt from empty data, or
+//     restored from an older backup); the mirror logs that once (Warn) and goes on from
+//     the new history, tombstones of the old one forgotten.
 //   - Read your writes. When Set, Create or Delete returns, Value reflects that write or a
 //     later one.
 //   - One ZooKeeper watch per (path, kind), however many handles, subscribers, watchers and

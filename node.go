@@ -262,7 +262,10 @@ func (n *Node) removeWatcher(key watcherKey) {
 }
 
 // Close releases the handle: its channels close and its watchers end. The path stays
-// mirrored while anything else holds it. Idempotent.
+// mirrored while anything else holds it. Idempotent. A path no longer held is not re-armed,
+// but the ZooKeeper watches it had armed stay on the server (go-zookeeper v1.0.4 cannot
+// remove a watch) until they fire or the session ends: one data watch and one child watch
+// at most per path, which a later handle on the path reuses instead of arming another.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	if n.closed {

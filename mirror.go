@@ -47,7 +47,8 @@
 //     Distinct, which exist to; they block on their output with ctx. Only the sources
 //     (Watch, Subscribe, Tree.Events) conflate.
 //   - Close returns only after every goroutine of the Mirror, and of its go-zookeeper
-//     connection, has ended.
+//     connection, has ended. Called from a watcher callback, it closes without waiting for
+//     the dispatcher it runs on, which ends as soon as the callback returns.
 package zkmirror
 
 import (
@@ -287,8 +288,12 @@ func (s *stateSub) end() {
 // Close closes the Mirror: the session ends (ephemeral nodes go), every channel handed out
 // closes, calls in flight return ErrClosed, and Close returns only after every goroutine of
 // the Mirror and of its go-zookeeper connection has ended. Idempotent; concurrent calls all
-// wait for the first. Close waits for watcher callbacks, so it must not be called from one
-// (a callback that decides to stop the Mirror hands the Close to another goroutine).
+// wait for the first.
+//
+// Close may be called from a watcher callback: it closes the Mirror as above but does not
+// wait for the dispatcher goroutine the callback runs on, which ends by itself once the
+// callback returns; no other callback starts. A Close from any other goroutine, before or
+// after, waits for the dispatcher too.
 func (m *Mirror) Close() error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
@@ -300,10 +305,11 @@ func (m *Mirror) Close() error {
 		m.keeper.close()
 		m.wg.Wait()
 		m.eng.close()
-		m.disp.close()
+		m.disp.stop() // waited for below, unless this is a callback on it
 		close(m.closed)
 	})
 	<-m.closed
+	m.disp.close()
 	return nil
 }
 

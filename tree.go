@@ -378,7 +378,7 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	case wasPresent && !isPresent:
 		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
 		t.present--
-		ev.Type, ev.Value = EventDeleted, t.valueOf(n, up)
+		ev.Type, ev.Value = EventDeleted, Value{Path: up}
 		t.emitLocked(e.path, ev)
 	case wasPresent:
 		if t.changed(prev, rec) {

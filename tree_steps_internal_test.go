@@ -77,6 +77,9 @@ func (h *treeHarness) apply(reads ...read) []string {
 		if ev.Value.Err != nil {
 			s += " err"
 		}
+		if ev.Value.Exists != (ev.Type != EventDeleted) || ev.Value.Path != ev.Path {
+			s += fmt.Sprintf(" value %+v", ev.Value)
+		}
 		out = append(out, s)
 	}
 }
@@ -178,6 +181,13 @@ func TestTreeStepsBetweenReads(t *testing.T) {
 			{reads: []read{kids("/r", false, 0, 0), data("/r", true, 7, 7), kids("/r", true, 7, 7)},
 				events: []string{"Created /r"},
 				checks: []check{{"/r", true, "[]"}}},
+		}},
+		{"the root's children read first says it is gone", nil, []step{
+			loaded,
+			{reads: []read{kids("/r", false, 0, 0)},
+				events: []string{"Deleted /r/c", "Deleted /r"},
+				checks: []check{{"/r", false, "-"}, {"/r/c", false, "-"}}},
+			{reads: []read{data("/r", false, 0, 0)}},
 		}},
 		{"children that cannot be read", nil, []step{
 			loaded,

@@ -1,9 +1,12 @@
 package zkmirror
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -22,6 +25,7 @@ type dispatcher struct {
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	gid   atomic.Uint64 // the loop's goroutine id, once it runs
 }
 
 type runner interface{ run(log *slog.Logger) }
@@ -44,6 +48,7 @@ func (d *dispatcher) enqueue(r runner) {
 
 func (d *dispatcher) loop() {
 	defer close(d.done)
+	d.gid.Store(goroutineID())
 	var batch []runner
 	for {
 		select {
@@ -71,11 +76,42 @@ func (d *dispatcher) loop() {
 	}
 }
 
-// close stops the dispatcher after the callback running now, if any, and waits for it; it
-// must not run on the dispatcher's goroutine.
+// close stops the dispatcher after the callback running now, if any, and waits for it to
+// end. Called from a callback, it only stops it: the dispatcher ends by itself as soon as
+// that callback returns.
 func (d *dispatcher) close() {
-	d.once.Do(func() { close(d.quit) })
-	<-d.done
+	d.stop()
+	if !d.onLoop() {
+		<-d.done
+	}
+}
+
+// stop tells the dispatcher to end after the callback running now, if any. Idempotent.
+func (d *dispatcher) stop() { d.once.Do(func() { close(d.quit) }) }
+
+// onLoop reports whether the caller runs on the dispatcher's goroutine, in a callback.
+func (d *dispatcher) onLoop() bool {
+	id := d.gid.Load()
+	return id != 0 && id == goroutineID()
+}
+
+// goroutineID returns the calling goroutine's id, from the first line of its stack trace
+// ("goroutine 18 [running]:"); 0 if that cannot be read.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b, ok := bytes.CutPrefix(b, []byte("goroutine "))
+	if !ok {
+		return 0
+	}
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 // watcher is one keyed callback on one path's stream.

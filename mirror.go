@@ -51,7 +51,8 @@
 //     Distinct, which exist to; they block on their output with ctx. Only the sources
 //     (Watch, Subscribe, Tree.Events) conflate.
 //   - Close returns only after every goroutine of the Mirror, and of its go-zookeeper
-//     connection, has ended.
+//     connection, has ended. Called from a watcher callback, it closes without waiting for
+//     the dispatcher it runs on, which ends as soon as the callback returns.
 package zkmirror
 
 import (
@@ -291,9 +292,13 @@ func (s *stateSub) end() {
 // Close closes the Mirror: the session ends (ephemeral nodes go), every channel handed out
 // closes, calls in flight return ErrClosed, and Close returns only after every goroutine of
 // the Mirror has ended and every socket it opened is closed; go-zookeeper's own goroutines
-// have then been told to stop and have nothing left to do but return. Idempotent; concurrent calls all
-// wait for the first. Close waits for watcher callbacks, so it must not be called from one
-// (a callback that decides to stop the Mirror hands the Close to another goroutine).
+// have then been told to stop and have nothing left to do but return. Idempotent;
+// concurrent calls all wait for the first.
+//
+// Close may be called from a watcher callback: it closes the Mirror as above but does not
+// wait for the dispatcher goroutine the callback runs on, which ends by itself once the
+// callback returns; no other callback starts. A Close from any other goroutine, before or
+// after, waits for the dispatcher too.
 func (m *Mirror) Close() error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
@@ -305,10 +310,11 @@ func (m *Mirror) Close() error {
 		m.keeper.close()
 		m.wg.Wait()
 		m.eng.close()
-		m.disp.close()
+		m.disp.stop() // waited for below, unless this is a callback on it
 		close(m.closed)
 	})
 	<-m.closed
+	m.disp.close()
 	return nil
 }
 

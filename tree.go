@@ -3,7 +3,9 @@ package zkmirror
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"sync"
@@ -31,7 +33,8 @@ func NamesOnly() TreeOption { return func(c *treeConfig) { c.namesOnly = true } 
 // Filter keeps only the paths (as given to Mirror.Tree, below the root) for which keep
 // returns true; a path left out is not mirrored, nor is anything below it. The root is
 // always mirrored. keep runs with the Mirror's internal lock held: it must be fast and must
-// not call the Mirror.
+// not call the Mirror. A keep that panics is recovered and logged (Error, with the path and
+// the panic value), and the path is left out as if keep had returned false.
 func Filter(keep func(path string) bool) TreeOption {
 	if keep == nil {
 		panic("zkmirror: Filter called with a nil func")
@@ -88,6 +91,13 @@ type TreeEvent struct {
 //     number of paths and the final state is never lost; across paths, events come in the
 //     order of their first occurrence. Events delivers what happens after the call; a reader
 //     that subscribes before Synced sees the initial load as Created events.
+//   - When an event is delivered, the Tree already reflects it (or a later state),
+//     consistently across paths: a Created node is listed in its parent's Children and its
+//     own Get and Children answer (Children only where they are mirrored, above MaxDepth's
+//     last level); a Deleted node is gone from its parent's Children, and so is everything
+//     below it, Deleted before it. A parent is Created before its children.
+//   - A node the Tree may not read (ErrNoAuth, for its data or its children) is present
+//     with that error in Get's Value.Err; its Children answer false (see Children).
 //   - After a session expiry the Tree is re-read like every mirrored path; only real
 //     differences become events, flagged Resync, followed by one EventResynced.
 //   - Watches are shared with every Node handle on the same paths: one per (path, kind).
@@ -253,10 +263,8 @@ func (t *Tree) removeLocked(sp string) {
 	if !ok {
 		return
 	}
-	if n.flags.is(tContact, kindChildren) && n.rec.exists(kindChildren) {
-		for _, name := range n.rec.names {
-			t.removeLocked(childPath(sp, name))
-		}
+	for _, name := range t.expandedLocked(n) {
+		t.removeLocked(childPath(sp, name))
 	}
 	if n.flags&tPresent != 0 {
 		t.present--
@@ -304,13 +312,24 @@ func (t *Tree) contactLocked(n *tnode, k kind, resync bool) {
 
 // onRecordLocked receives every new state of a kind of a path the Tree holds (or the
 // current state again, flagged Resync), and grows or shrinks the Tree to match.
+//
+// The Tree changes only in steps that keep it consistent across paths, and an event is
+// queued only once the Tree shows it:
+//   - A node is present once every kind the Tree holds of it has had first contact and
+//     shows the same incarnation (Czxid) existing; only then is it Created, and only then
+//     are its children added. So a Created node's data and children are there, and its
+//     parent (present, since it added it) lists it.
+//   - A node below the root leaves the Tree when its parent's children no longer list it,
+//     which is when it is Deleted. A read of the node itself saying it is gone comes
+//     before or after that read of its parent; until the parent's, the Tree keeps the node
+//     as it last was, so its parent never lists a child the Tree says is deleted.
+//   - The root is the one node without a parent in the Tree: it is Deleted, after its
+//     children, when a read of it says it is gone.
 func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	n, ok := t.nodes[e.path]
 	if !ok || !n.flags.is(tHolds, k) || t.closed {
 		return
 	}
-	had := n.flags.is(tContact, k)
-	prev := n.rec
 	t.contactLocked(&n, k, resync)
 	// Keep only the kinds the Tree holds: the other may be mirrored for someone else, and
 	// a record of it would outlive its changes here.
@@ -319,37 +338,117 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 			rec = rec.without(o)
 		}
 	}
-	n.rec = rec
-	wasK := had && prev.exists(k)
-	isK := rec.exists(k)
-	if k == kindData || t.cfg.namesOnly {
-		changed := !wasK || errKey(prev.err(k)) != errKey(rec.err(k))
-		if !changed {
-			pc, pz := prev.zxids(k)
-			nc, nz := rec.zxids(k)
-			changed = pc != nc || pz != nz
+	wasPresent := n.flags&tPresent != 0
+	if wasPresent && e.path != t.sroot {
+		if !rec.exists(k) {
+			// Gone: its parent's children, read next, remove it.
+			t.setLocked(e.path, n)
+			t.checkLocked()
+			return
 		}
-		up := t.userPath(e.path)
-		var v Value
-		if k == kindData {
-			v = rec.value(up)
-		} else {
-			v = Value{Path: up, Stat: rec.stat(k), Exists: isK, Err: rec.err(k)}
+		if o := 1 - k; n.flags.is(tHolds, o) && !rec.exists(o) {
+			// The other kind's newest state says gone: keep the one the Tree shows.
+			rec = rec.with(o, true, n.rec.data, n.rec.names, n.rec.stat(o), n.rec.err(o))
 		}
-		t.presenceLocked(e.path, &n, wasK, isK, changed, v, resync)
 	}
+	prev := n.rec
+	oldKids := t.expandedLocked(n)
+	n.rec = rec
+	isPresent := true
+	for o := range kind(2) {
+		if n.flags.is(tHolds, o) && (!n.flags.is(tContact, o) || !rec.exists(o)) {
+			isPresent = false
+		}
+	}
+	if isPresent && !wasPresent && n.flags.is(tHolds, kindData) && n.flags.is(tHolds, kindChildren) &&
+		rec.stat(kindData).Czxid != rec.stat(kindChildren).Czxid {
+		isPresent = false // the kinds were read from two incarnations: wait for the newer one's
+	}
+	n.flags.set(tPresent, 0, isPresent)
 	t.setLocked(e.path, n)
-	if k == kindChildren {
-		var oldNames, newNames []string
-		if wasK {
-			oldNames = prev.names
+	newKids := t.expandedLocked(n)
+	up := t.userPath(e.path)
+	ev := TreeEvent{Path: up, Resync: resync || t.resyncing}
+	switch {
+	case !wasPresent && isPresent:
+		t.present++
+		ev.Type, ev.Value = EventCreated, t.valueOf(n, up)
+		t.emitLocked(e.path, ev)
+		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
+	case wasPresent && !isPresent:
+		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
+		t.present--
+		ev.Type, ev.Value = EventDeleted, Value{Path: up}
+		t.emitLocked(e.path, ev)
+	case wasPresent:
+		if t.changed(prev, rec) {
+			ev.Type, ev.Value = EventChanged, t.valueOf(n, up)
+			t.emitLocked(e.path, ev)
 		}
-		if isK {
-			newNames = rec.names
-		}
-		t.diffChildrenLocked(e.path, int(n.depth)+1, oldNames, newNames)
+		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
 	}
 	t.checkLocked()
+}
+
+// expandedLocked returns the child names the Tree has added below a node: its children,
+// while it is present and they could be read.
+func (t *Tree) expandedLocked(n tnode) []string {
+	if names, ok := n.children(); ok {
+		return names
+	}
+	return nil
+}
+
+// children returns a node's child names as the Tree shows them: false while it is not
+// present, its children are not held or they could not be read.
+func (n tnode) children() ([]string, bool) {
+	if n.flags&tPresent == 0 || !n.flags.is(tHolds, kindChildren) || !n.flags.is(tContact, kindChildren) ||
+		!n.rec.exists(kindChildren) || n.rec.err(kindChildren) != nil {
+		return nil, false
+	}
+	return n.rec.names, true
+}
+
+// valueOf is a node's snapshot as Get and events show it: its data (for NamesOnly, only
+// its Stat), with the error of the last read of either kind that failed, the data's first.
+func (t *Tree) valueOf(n tnode, up string) Value {
+	return nodeValue(n, t.cfg.namesOnly, up)
+}
+
+func nodeValue(n tnode, namesOnly bool, up string) Value {
+	if namesOnly {
+		return Value{Path: up, Stat: n.rec.stat(kindChildren), Exists: n.rec.exists(kindChildren), Err: n.rec.err(kindChildren)}
+	}
+	v := n.rec.value(up)
+	if v.Err == nil && n.flags.is(tHolds, kindChildren) && n.rec.has(kindChildren) {
+		v.Err = n.rec.err(kindChildren)
+	}
+	return v
+}
+
+// changed reports whether a present node's snapshot changed between two records: a new
+// state of its data (for NamesOnly, of its children) or a change of the error Get shows.
+func (t *Tree) changed(prev, rec *record) bool {
+	k := kindData
+	if t.cfg.namesOnly {
+		k = kindChildren
+	}
+	pc, pz := prev.zxids(k)
+	nc, nz := rec.zxids(k)
+	if pc != nc || pz != nz {
+		return true
+	}
+	return errKey(visibleErr(prev, t.cfg.namesOnly)) != errKey(visibleErr(rec, t.cfg.namesOnly))
+}
+
+func visibleErr(r *record, namesOnly bool) error {
+	if namesOnly {
+		return r.err(kindChildren)
+	}
+	if err := r.err(kindData); err != nil {
+		return err
+	}
+	return r.err(kindChildren)
 }
 
 // diffChildrenLocked adds and removes the children of a node that changed between two
@@ -366,7 +465,7 @@ func (t *Tree) diffChildrenLocked(sp string, childDepth int, oldNames, newNames 
 			i++
 		case i == len(oldNames) || newNames[j] < oldNames[i]:
 			cp := childPath(sp, newNames[j])
-			if expand && (t.cfg.filter == nil || t.cfg.filter(t.userPath(cp))) {
+			if expand && t.keep(cp) {
 				t.addLocked(cp, childDepth)
 			}
 			j++
@@ -377,24 +476,20 @@ func (t *Tree) diffChildrenLocked(sp string, childDepth int, oldNames, newNames 
 	}
 }
 
-// presenceLocked turns a node's change of state into an event.
-func (t *Tree) presenceLocked(sp string, n *tnode, was, is, changed bool, v Value, resync bool) {
-	ev := TreeEvent{Path: v.Path, Value: v, Resync: resync || t.resyncing}
-	switch {
-	case !was && is:
-		ev.Type = EventCreated
-		t.present++
-	case was && !is:
-		ev.Type = EventDeleted
-		t.present--
-	case was && is && changed:
-		ev.Type = EventChanged
-	default:
-		n.flags.set(tPresent, 0, is)
-		return
+// keep runs the Tree's Filter on a server path; a Filter that panics is logged and the
+// path left out.
+func (t *Tree) keep(sp string) (ok bool) {
+	if t.cfg.filter == nil {
+		return true
 	}
-	n.flags.set(tPresent, 0, is)
-	t.emitLocked(sp, ev)
+	up := t.userPath(sp)
+	defer func() {
+		if p := recover(); p != nil {
+			t.m.log.Error("tree filter panicked; the path is left out", "root", t.root, "path", up, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	return t.cfg.filter(up)
 }
 
 // checkLocked closes Synced once the initial load is done and ends a resync once every
@@ -464,7 +559,8 @@ func (t *Tree) Synced(ctx context.Context) error {
 
 // Get returns the latest snapshot of a node in the Tree and whether the Tree holds it as
 // present, from the mirror, without a server round trip. The data is a copy. An invalid
-// path is not held.
+// path is not held. A node the Tree may not read (ErrNoAuth, for its data or its children)
+// is present with that error in Value.Err; the data read's error comes first.
 func (t *Tree) Get(path string) (Value, bool) {
 	sp, ok := lookupPath(t.m.root, path)
 	if !ok {
@@ -490,16 +586,16 @@ func treeGet(nodes map[string]tnode, namesOnly bool, path, sp string) (Value, bo
 	if !ok || n.flags&tPresent == 0 {
 		return Value{}, false
 	}
-	if namesOnly {
-		return Value{Path: path, Stat: n.rec.stat(kindChildren), Exists: true, Err: n.rec.err(kindChildren)}, true
-	}
-	v := n.rec.value(path)
+	v := nodeValue(n, namesOnly, path)
 	v.Data = bytes.Clone(v.Data)
 	return v, true
 }
 
 // Children returns the sorted child names of a node in the Tree (a copy), from the mirror,
-// and false if the node is absent or its children are not mirrored (below MaxDepth).
+// and false if the node is absent, its children are not mirrored (below MaxDepth) or they
+// could not be read: then Get's Value.Err says why (ErrNoAuth), and nothing below the node
+// is in the Tree until they can be read again. The names include children that Filter
+// leaves out.
 func (t *Tree) Children(path string) ([]string, bool) {
 	sp, ok := lookupPath(t.m.root, path)
 	if !ok {
@@ -512,11 +608,15 @@ func (t *Tree) Children(path string) ([]string, bool) {
 
 func treeChildren(nodes map[string]tnode, sp string) ([]string, bool) {
 	n, ok := nodes[sp]
-	if !ok || n.flags&tPresent == 0 || !n.flags.is(tContact, kindChildren) || !n.rec.exists(kindChildren) {
+	if !ok {
 		return nil, false
 	}
-	out := make([]string, len(n.rec.names))
-	copy(out, n.rec.names)
+	names, ok := n.children()
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(names))
+	copy(out, names)
 	return out, true
 }
 
@@ -583,8 +683,11 @@ func (v *TreeView) Paths() []string {
 }
 
 // Close stops mirroring the Tree: its Events channels close, and Close returns once their
-// goroutines have ended; Synced then returns ErrClosed. Paths still held by Node handles or
-// other Trees stay mirrored. Idempotent.
+// goroutines have ended. From then on (and after the Mirror's Close) the Tree is empty: Len
+// is 0, Get and Children answer false, View is empty, Events returns a closed channel and
+// Synced returns ErrClosed; views taken before keep what they held. Paths still held by
+// Node handles or other Trees stay mirrored. Idempotent; it may be called from a watcher
+// callback.
 func (t *Tree) Close() error {
 	g := t.g
 	g.mu.Lock()
@@ -611,11 +714,15 @@ func (t *Tree) releaseAllLocked() {
 	t.shared = false
 }
 
+// closeLocked ends the Tree: it holds nothing from now on.
 func (t *Tree) closeLocked() {
 	if t.closed {
 		return
 	}
 	t.closed = true
+	t.nodes = map[string]tnode{}
+	t.shared = false
+	t.present = 0
 	close(t.closedCh)
 }
 

@@ -342,9 +342,9 @@ func (m *Mirror) track(f func()) bool {
 // ErrAuthFailed and watches State or States for the connection.
 //
 // It returns an error matching ErrTimeout, and also ctx.Err(), when ctx ends first, and one
-// matching ErrClosed when the Mirror is closed before or during the call. Credentials
-// resolve before Connected is reported, so nil means that no credential had been refused
-// when the session was established.
+// matching ErrClosed when the Mirror is closed before or during the call (after Close, that
+// is every call's answer). Credentials resolve before Connected is reported, so nil means
+// that no credential had been refused when the session was established.
 func (m *Mirror) WaitConnected(ctx context.Context) error {
 	if ctx == nil {
 		panic("zkmirror: WaitConnected called with a nil context")

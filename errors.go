@@ -39,6 +39,8 @@ var (
 	ErrConnectionLoss = errors.New("zkmirror: connection lost, outcome unknown")
 	// ErrInvalidArgument: an argument is out of range or options conflict.
 	ErrInvalidArgument = errors.New("zkmirror: invalid argument")
+	// ErrAuthFailed: the server refused a credential given with WithAuth (Mirror.WaitConnected).
+	ErrAuthFailed = errors.New("zkmirror: authentication failed")
 )
 
 // opError is the error every operation returns: it names the operation and path and

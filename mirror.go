@@ -87,6 +87,7 @@ type Mirror struct {
 	state      State
 	stateSince time.Time
 	connGate   chan struct{} // closed while Connected
+	authGate   chan struct{} // closed at the first AuthFailed
 	stateSubs  map[*stateSub]struct{}
 }
 
@@ -138,6 +139,7 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		state:      StateConnecting,
 		stateSince: time.Now(),
 		connGate:   make(chan struct{}),
+		authGate:   make(chan struct{}),
 		stateSubs:  make(map[*stateSub]struct{}),
 	}
 	m.disp = newDispatcher(log)
@@ -181,6 +183,13 @@ func (m *Mirror) onTransition(t session.Transition) {
 	defer m.mu.Unlock()
 	m.state = st
 	m.stateSince = t.At
+	if st == StateAuthFailed {
+		select {
+		case <-m.authGate:
+		default:
+			close(m.authGate)
+		}
+	}
 	if st == StateConnected {
 		select {
 		case <-m.connGate:
@@ -331,6 +340,65 @@ func (m *Mirror) track(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// WaitConnected waits until the Mirror has a session. It returns nil once the Mirror is
+// Connected, at once if it already is (whatever the state of ctx).
+//
+// It returns an error matching ErrAuthFailed, without waiting further, once the server has
+// refused a credential given with WithAuth, whether before the call or during it, and on
+// every later call, Connected or not. The refusal is final: the Mirror never sends that
+// credential again, and its session carries on (it becomes Connected) with the access the
+// accepted credentials and the world have. A caller content with that access goes on after
+// ErrAuthFailed and watches State or States for the connection.
+//
+// It returns an error matching ErrTimeout, and also ctx.Err(), when ctx ends first, and one
+// matching ErrClosed when the Mirror is closed before or during the call (after Close, that
+// is every call's answer). Credentials resolve before Connected is reported, so nil means
+// that no credential had been refused when the session was established.
+func (m *Mirror) WaitConnected(ctx context.Context) error {
+	if ctx == nil {
+		panic("zkmirror: WaitConnected called with a nil context")
+	}
+	const op = "wait connected"
+	m.mu.Lock()
+	gate := m.connGate
+	m.mu.Unlock()
+	ready := func() error {
+		select {
+		case <-m.closing:
+			return newErr(op, "", ErrClosed, nil)
+		default:
+		}
+		select {
+		case <-m.authGate:
+			return newErrf(op, "", ErrAuthFailed, "the server refused a credential; the session goes on without it")
+		default:
+		}
+		return nil
+	}
+	if err := ready(); err != nil {
+		return err
+	}
+	select {
+	case <-gate:
+		return ready()
+	default:
+	}
+	select {
+	case <-gate:
+		return ready()
+	case <-m.authGate:
+		return ready()
+	case <-m.closing:
+		return ready()
+	case <-ctx.Done():
+		cause := ctx.Err()
+		if c := context.Cause(ctx); c != cause {
+			cause = fmt.Errorf("%w: %w", cause, c)
+		}
+		return &opError{op: op, kind: ErrTimeout, cause: cause, detail: "not connected"}
+	}
 }
 
 // waitConnected blocks until a session is established.

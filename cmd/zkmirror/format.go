@@ -107,6 +107,18 @@ func showData(b []byte) string {
 	return s
 }
 
+// getData renders node data for get: as it is when it is text (valid UTF-8 with no control
+// character but newline and tab, not starting with a double quote), Go-quoted otherwise.
+func getData(b []byte) string {
+	s := string(b)
+	isText := utf8.ValidString(s) && !strings.HasPrefix(s, `"`) &&
+		strings.IndexFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && !unicode.IsGraphic(r) }) < 0
+	if isText {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
 // valueLine is a value snapshot for a human: "/p: data (version 3)", "/p: missing".
 func valueLine(v zkmirror.Value) string {
 	var s string

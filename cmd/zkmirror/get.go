@@ -4,21 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/zkmirror/zkmirror"
 )
 
 // get prints the node's value and stat, or with -children its child names, once.
 func (c *cli) get(ctx context.Context) error {
-	node, err := c.m.Node(c.path)
-	if err != nil {
-		return err
-	}
-	defer node.Close()
-
+	node := c.node
 	var v zkmirror.Value
 	var kids zkmirror.Children
-	err = c.firstContact(ctx, func(ctx context.Context) error {
+	err := c.firstContact(ctx, func(ctx context.Context) error {
 		var err error
 		if c.children {
 			kids, err = node.Children(ctx)
@@ -29,6 +25,12 @@ func (c *cli) get(ctx context.Context) error {
 	})
 	switch {
 	case errors.Is(err, zkmirror.ErrNoNode):
+		switch {
+		case c.json && c.children:
+			writeJSON(c.stdout, childrenRecord(zkmirror.Children{Path: c.path}))
+		case c.json:
+			writeJSON(c.stdout, valueRecord(zkmirror.Value{Path: c.path}))
+		}
 		return fmt.Errorf("%s: no such node", c.path)
 	case err != nil:
 		return err
@@ -44,9 +46,10 @@ func (c *cli) get(ctx context.Context) error {
 			fmt.Fprintln(c.stdout, name)
 		}
 	default:
-		// The data as it is, then the stat as ZooKeeper's shell shows it.
-		c.stdout.Write(v.Data)
-		if len(v.Data) == 0 || v.Data[len(v.Data)-1] != '\n' {
+		// The data, as it is when it is text, then the stat as ZooKeeper's shell shows it.
+		data := getData(v.Data)
+		fmt.Fprint(c.stdout, data)
+		if !strings.HasSuffix(data, "\n") {
 			fmt.Fprintln(c.stdout)
 		}
 		fmt.Fprint(c.stdout, statLines(v.Stat))

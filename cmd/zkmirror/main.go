@@ -16,10 +16,24 @@
 //	-debounce DURATION watch: print a state once it has held this long; tree: print changes
 //	                   at most once per DURATION, each node's changes merged
 //	-timeout DURATION  how long to wait for ZooKeeper to answer first (default 10s)
+//	-v                 also show the connection being made, and failed attempts, on stderr
 //
-// Connection state changes are shown on stderr. Exit status: 0 on success (watch and tree:
-// when interrupted), 1 when ZooKeeper does not answer in time, get finds no node, or another
-// error occurs, 2 for a usage error.
+// PATH and -servers are checked before anything is sent. Until the first answer the
+// command retries within -timeout, then says why it got none (a refused connection, or no
+// answer). Connection state changes after the first connection (a disconnect, an expiry)
+// are shown on stderr; with -v, the first connection too.
+//
+// Data is printed by get as it is when it is text (valid UTF-8 without control characters
+// other than newline and tab, not starting with a double quote), otherwise as a Go-quoted
+// string on one line; watch and tree always quote data that is not plain one-line text.
+// With -json, "data" holds the data when it is valid UTF-8 and "data_base64" (standard
+// base64) otherwise; a missing node is {"path":...,"exists":false}.
+//
+// Exit status: 0 on success (watch and tree: when interrupted); 1 for a runtime failure:
+// ZooKeeper does not answer in time, get finds no node (with -json it still prints the
+// object), or another error occurs; 2 for a usage or input error: bad flags or command, a
+// bad PATH, or a -servers list that names no server or an address that cannot be parsed or
+// resolved.
 package main
 
 import (
@@ -59,6 +73,20 @@ commands:
   tree PATH    print the subtree at PATH, then every change in it, until interrupted
   get PATH     print the node's value and stat (with -children: its children)
 
+output:
+  get prints the data as it is when it is text (valid UTF-8 without control characters
+  other than newline and tab, not starting with a double quote), otherwise as a Go-quoted
+  string on one line ("\xff\x00"), then the stat. watch and tree quote data that is not
+  plain one-line text. With -json: one object per line; "data" holds the data when it is
+  valid UTF-8, "data_base64" (standard base64) otherwise; a missing node prints
+  {"path":...,"exists":false} (get then exits 1).
+
+exit status:
+  0  success (watch, tree: when interrupted)
+  1  runtime failure: no ZooKeeper answer within -timeout, get finds no node, other errors
+  2  usage or input error: bad flags or command, bad PATH, a -servers list that names no
+     server or an address that cannot be parsed or resolved
+
 flags (before or after the command):
 `
 
@@ -66,19 +94,25 @@ flags (before or after the command):
 type options struct {
 	cmd, path string
 	servers   []string
+	serverArg string // -servers as given
 	chroot    string
 	json      bool
 	children  bool
 	depth     int
 	debounce  time.Duration
 	timeout   time.Duration
+	verbose   bool
 }
 
-// cli is one run of the command: its options and where it writes.
+// cli is one run of the command: its options, where it writes, and the handle its command
+// uses (a Node, or a Tree for the tree command).
 type cli struct {
 	options
 	stdout, stderr io.Writer
 	m              *zkmirror.Mirror
+	dial           *dialer
+	node           *zkmirror.Node
+	tree           *zkmirror.Tree
 }
 
 // run runs the command line args and returns the exit status. stdout gets the results,
@@ -93,32 +127,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage // parseArgs printed why
 	}
 
-	var opts []zkmirror.Option
+	// Nothing is dialled before the command's input is checked: the Mirror's dialer waits
+	// for the handle to exist.
+	var dialLog io.Writer
+	if o.verbose {
+		dialLog = stderr
+	}
+	d := newDialer(dialLog)
+	opts := []zkmirror.Option{zkmirror.WithDialer(d.dial)}
 	if o.chroot != "" {
 		opts = append(opts, zkmirror.WithChroot(o.chroot))
 	}
 	m, err := zkmirror.Connect(o.servers, opts...)
 	if err != nil {
+		d.stop()
+		fmt.Fprintf(stderr, "zkmirror: -servers %q: %s\n", o.serverArg, reason(err))
+		return exitUsage
+	}
+	defer m.Close()
+	defer d.stop() // before Close: a dial waiting for release gives up
+
+	c := &cli{options: o, stdout: stdout, stderr: stderr, m: m, dial: d}
+	if err := c.open(); err != nil {
+		if errors.Is(err, zkmirror.ErrInvalidPath) {
+			fmt.Fprintf(stderr, "zkmirror: invalid PATH %q: %s\n", o.path, reason(err))
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "zkmirror: %v\n", err)
 		return exitRuntime
 	}
-	defer m.Close()
+	defer c.close()
 
 	// Show the connection's state changes on stderr until the command is done.
 	statesCtx, stopStates := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { showStates(m.States(statesCtx), strings.Join(o.servers, ","), stderr) })
+	states := m.States(statesCtx)
+	wg.Go(func() { showStates(states, strings.Join(o.servers, ","), o.verbose, stderr) })
 	defer func() {
 		stopStates()
 		wg.Wait()
 	}()
+	d.release()
 
-	c := &cli{options: o, stdout: stdout, stderr: stderr, m: m}
 	switch o.cmd {
 	case "watch":
 		err = c.watch(ctx)
 	case "tree":
-		err = c.tree(ctx)
+		err = c.runTree(ctx)
 	case "get":
 		err = c.get(ctx)
 	}
@@ -132,6 +187,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zkmirror: %v\n", err)
 		return exitRuntime
 	}
+}
+
+// open makes the handle the command uses, which checks the path.
+func (c *cli) open() error {
+	var err error
+	if c.cmd == "tree" {
+		var opts []zkmirror.TreeOption
+		if c.depth >= 0 {
+			opts = append(opts, zkmirror.MaxDepth(c.depth))
+		}
+		c.tree, err = c.m.Tree(c.path, opts...)
+	} else {
+		c.node, err = c.m.Node(c.path)
+	}
+	return err
+}
+
+func (c *cli) close() {
+	if c.tree != nil {
+		c.tree.Close()
+	}
+	if c.node != nil {
+		c.node.Close()
+	}
+}
+
+// reason is what a zkmirror error says beyond its kind and the operation: "empty node name"
+// for "validate /a//b: zkmirror: invalid path: empty node name".
+func reason(err error) string {
+	msg := err.Error()
+	for _, kind := range []error{zkmirror.ErrInvalidPath, zkmirror.ErrInvalidArgument} {
+		if !errors.Is(err, kind) {
+			continue
+		}
+		k := kind.Error()
+		for _, k := range []string{k, strings.TrimPrefix(k, "zkmirror: ")} {
+			if i := strings.Index(msg, k+": "); i >= 0 {
+				return msg[i+len(k)+2:]
+			}
+		}
+	}
+	return strings.TrimPrefix(msg, "zkmirror: ")
 }
 
 // parseArgs parses flags wherever they are among the command and the path.
@@ -149,6 +246,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.depth, "depth", -1, "tree: levels below PATH to mirror (-1: all)")
 	fs.DurationVar(&o.debounce, "debounce", 0, "watch: print a state once it has held this long; tree: print changes at most this often")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper to answer first")
+	fs.BoolVar(&o.verbose, "v", false, "also show the connection being made, and failed attempts, on stderr")
 
 	var pos []string
 	for {
@@ -186,6 +284,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	if !strings.HasPrefix(o.path, "/") {
 		return usageErr("PATH %q must start with /", o.path)
 	}
+	o.serverArg = *servers
 	hosts, chroot, _ := strings.Cut(*servers, "/")
 	if chroot != "" {
 		o.chroot = "/" + chroot
@@ -221,15 +320,26 @@ func defaultServers() string {
 	return "127.0.0.1:2181"
 }
 
-// showStates prints each connection state change until states closes.
-func showStates(states <-chan zkmirror.State, servers string, w io.Writer) {
+// showStates prints each connection state change until states closes: with verbose, all
+// of them; otherwise those after the first connection.
+func showStates(states <-chan zkmirror.State, servers string, verbose bool, w io.Writer) {
+	connected := false
 	for st := range states {
 		var msg string
 		switch st {
 		case zkmirror.StateConnecting:
+			if !verbose {
+				continue
+			}
 			msg = "connecting to " + servers
 		case zkmirror.StateConnected:
-			msg = "connected"
+			switch {
+			case connected:
+				msg = "reconnected"
+			case verbose:
+				msg = "connected"
+			}
+			connected = true
 		case zkmirror.StateSuspended:
 			msg = "disconnected; reconnecting (the session may live: data kept)"
 		case zkmirror.StateLost:
@@ -243,23 +353,28 @@ func showStates(states <-chan zkmirror.State, servers string, w io.Writer) {
 		default:
 			msg = "state " + st.String()
 		}
-		fmt.Fprintf(w, "zkmirror: %s\n", msg)
+		if msg != "" {
+			fmt.Fprintf(w, "zkmirror: %s\n", msg)
+		}
 	}
 }
 
-// firstContact waits up to the timeout for wait, which returns once ZooKeeper has answered
-// for the path, and turns a timeout into a clear message.
+// firstContact waits up to the timeout for a session, then for wait, which returns once
+// ZooKeeper has answered for the path, and turns a timeout into a clear message.
 func (c *cli) firstContact(ctx context.Context, wait func(context.Context) error) error {
 	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	err := wait(tctx)
+	err := c.m.WaitConnected(tctx)
+	if err == nil || errors.Is(err, zkmirror.ErrAuthFailed) {
+		err = wait(tctx) // without the refused credential, with the access the world has
+	}
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, zkmirror.ErrTimeout) && ctx.Err() != nil:
 		return errInterrupted
 	case errors.Is(err, zkmirror.ErrTimeout) && c.m.State() != zkmirror.StateConnected:
-		return fmt.Errorf("no ZooKeeper server answered at %s within %v", strings.Join(c.servers, ","), c.timeout)
+		return c.dial.noAnswer(c.servers, c.timeout)
 	case errors.Is(err, zkmirror.ErrTimeout):
 		return fmt.Errorf("%s %s: ZooKeeper did not answer within %v", c.cmd, c.path, c.timeout)
 	}

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,26 +21,27 @@ import (
 var zkc *zktest.Cluster
 
 func TestMain(m *testing.M) {
+	progtest.RunAsProgram(main)
 	zktest.Main(m, zktest.Options{}, func(c *zktest.Cluster) { zkc = c })
 }
 
 const wait = 15 * time.Second
 
-// runCmd runs the command to its end and returns its exit code, stdout and stderr.
+// runCmd runs the built command to its end and returns its exit code, stdout and stderr.
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr progtest.Output
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := run(ctx, args, &stdout, &stderr)
+	code := progtest.ExitCode(ctx, t, &stdout, &stderr, args...)
 	return code, stdout.String(), stderr.String()
 }
 
-// background runs the command until the returned stop function interrupts it; stop returns
-// its exit code.
+// background runs the built command until the returned stop function interrupts it (SIGINT);
+// stop returns its exit code.
 func background(t *testing.T, stdout, stderr *progtest.Output, args ...string) (stop func() int) {
 	t.Helper()
-	return progtest.Start(t, func(ctx context.Context) int { return run(ctx, args, stdout, stderr) })
+	return progtest.Start(t, func(ctx context.Context) int { return progtest.ExitCode(ctx, t, stdout, stderr, args...) })
 }
 
 // rawClient is a plain go-zookeeper client for writing behind the command's back.
@@ -85,8 +89,12 @@ func TestGet(t *testing.T) {
 	if lines[0] != "hello, world" || !strings.Contains(stdout, "\ndataVersion = 1\n") || !strings.Contains(stdout, "\nnumChildren = 0\n") {
 		t.Fatalf("stdout:\n%s", stdout)
 	}
-	if !strings.Contains(stderr, "zkmirror: connected") {
-		t.Errorf("the connection is not shown on stderr:\n%s", stderr)
+	if stderr != "" {
+		t.Errorf("get without -v wrote to stderr:\n%s", stderr)
+	}
+	code, _, stderr = runCmd(t, "-v", "-servers", servers(), "get", p)
+	if code != 0 || !strings.Contains(stderr, "zkmirror: connecting to "+servers()+"\n") || !strings.Contains(stderr, "zkmirror: connected\n") {
+		t.Errorf("get -v: exit %d, stderr lacks the connection:\n%s", code, stderr)
 	}
 
 	// Flags after the command and the path, JSON.
@@ -154,6 +162,35 @@ func TestGetMissing(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "no such node") {
 		t.Fatalf("-children: exit %d, stderr:\n%s", code, stderr)
 	}
+	// -json prints the object, as watch -json does, and still exits 1.
+	for _, args := range [][]string{{"-json"}, {"-json", "-children"}} {
+		code, stdout, stderr = runCmd(t, append(args, "-servers", servers(), "get", p)...)
+		if want := `{"path":"` + p + `","exists":false}` + "\n"; code != 1 || stdout != want || !strings.Contains(stderr, "no such node") {
+			t.Fatalf("%q: exit %d, stdout %q, want exit 1 and %q; stderr:\n%s", args, code, stdout, want, stderr)
+		}
+	}
+}
+
+// TestGetData: get prints text as it is and anything else Go-quoted on one line.
+func TestGetData(t *testing.T) {
+	leaktest.Check(t)
+	raw := rawClient(t)
+	for i, c := range []struct{ data, want string }{
+		{"line one\nline two\n", "line one\nline two\n"},
+		{"tab\tseparated", "tab\tseparated\n"},
+		{"\xff\x00\x01", `"\xff\x00\x01"` + "\n"},
+		{"bell\a", `"bell\a"` + "\n"},
+		{"\x1b[31mred", `"\x1b[31mred"` + "\n"},
+		{`"quoted"`, `"\"quoted\""` + "\n"},
+		{"", "\n"},
+	} {
+		p := progtest.UniquePath(t) + "-" + strconv.Itoa(i)
+		create(t, raw, p, c.data)
+		code, stdout, stderr := runCmd(t, "-servers", servers(), "get", p)
+		if code != 0 || !strings.HasPrefix(stdout, c.want+"cZxid = ") {
+			t.Errorf("data %q: exit %d, stdout:\n%s\nwant it to start with %q; stderr:\n%s", c.data, code, stdout, c.want, stderr)
+		}
+	}
 }
 
 func TestServersFromEnvironmentAndChroot(t *testing.T) {
@@ -169,6 +206,35 @@ func TestServersFromEnvironmentAndChroot(t *testing.T) {
 	}
 }
 
+// TestBadPathCheckedFirst: a bad PATH is refused, saying what is wrong with it, before
+// anything is sent: the server's port sees no connection.
+func TestBadPathCheckedFirst(t *testing.T) {
+	leaktest.Check(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	for _, c := range []struct{ cmd, path, why string }{
+		{"get", "/a//b", "empty node name"},
+		{"watch", "/a/", "path must not end with /"},
+		{"tree", "/a/../b", "relative paths are not allowed"},
+		{"get", "/a/\x01", "invalid character U+0001"},
+	} {
+		code, stdout, stderr := runCmd(t, "-v", "-servers", addr, c.cmd, c.path)
+		if want := "zkmirror: invalid PATH " + strconv.Quote(c.path) + ": " + c.why + "\n"; code != 2 || stdout != "" || stderr != want {
+			t.Errorf("%s %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.cmd, c.path, code, stdout, stderr, want)
+		}
+	}
+	// A connection made by any of them is queued on the listener, even once closed.
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if conn, err := ln.Accept(); err == nil {
+		conn.Close()
+		t.Fatal("a command with a bad PATH connected to the server")
+	}
+}
+
 func TestNoServer(t *testing.T) {
 	leaktest.Check(t)
 	addr := deadAddr(t)
@@ -178,15 +244,124 @@ func TestNoServer(t *testing.T) {
 		if code != 1 || stdout != "" {
 			t.Fatalf("%s: exit %d, stdout %q, stderr:\n%s", cmd, code, stdout, stderr)
 		}
-		if want := "zkmirror: no ZooKeeper server answered at " + addr + " within 1s"; !strings.Contains(stderr, want) {
+		if want := "zkmirror: connection refused by " + addr + " (retried for 1s"; !strings.Contains(stderr, want) {
 			t.Fatalf("%s: stderr lacks %q:\n%s", cmd, want, stderr)
-		}
-		if !strings.Contains(stderr, "zkmirror: connecting to "+addr) {
-			t.Errorf("%s: the connection state is not shown:\n%s", cmd, stderr)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("%s: took %v with -timeout 1s", cmd, d)
 		}
+	}
+}
+
+// TestRefusedThenServing: a refused connection is retried within -timeout; -v shows the
+// refusal. Once something listens on the port, the command gets its answer.
+func TestRefusedThenServing(t *testing.T) {
+	leaktest.Check(t)
+	p := progtest.UniquePath(t)
+	create(t, rawClient(t), p, "late")
+	addr := deadAddr(t)
+	var stdout, stderr progtest.Output
+	stop := background(t, &stdout, &stderr, "-v", "-timeout", "60s", "-servers", addr, "get", p)
+	stderr.Expect(t, "zkmirror: dial tcp "+addr+": connect: connection refused; retrying", wait)
+
+	fwd := forward(t, addr, zkc.Addrs()[0])
+	stdout.Expect(t, "late", 30*time.Second)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	fwd()
+}
+
+// forward listens on addr and forwards every connection to target until the returned
+// function (also run at cleanup) closes everything and waits for its goroutines.
+func forward(t *testing.T, addr, target string) func() {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s again: %v", addr, err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+		done  bool
+	)
+	keep := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			c.Close()
+			return false
+		}
+		conns = append(conns, c)
+		return true
+	}
+	wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			if !keep(in) || !keep(out) {
+				in.Close()
+				out.Close()
+				continue
+			}
+			wg.Go(func() { io.Copy(out, in); out.Close() })
+			wg.Go(func() { io.Copy(in, out); in.Close() })
+		}
+	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ln.Close()
+			mu.Lock()
+			done = true
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestNoAnswer: a port that accepts and never answers is not a refusal.
+func TestNoAnswer(t *testing.T) {
+	leaktest.Check(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var held []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	})
+	defer func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	code, stdout, stderr := runCmd(t, "-servers", addr, "-timeout", "1s", "get", "/x")
+	if want := "zkmirror: no ZooKeeper server answered at " + addr + " within 1s"; code != 1 || stdout != "" || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s\nwant exit 1 and %q", code, stdout, stderr, want)
 	}
 }
 
@@ -205,13 +380,17 @@ func TestUsage(t *testing.T) {
 		{[]string{"get"}, 2, "get takes one PATH, got 0 arguments"},
 		{[]string{"get", "/a", "/b"}, 2, "get takes one PATH, got 2 arguments"},
 		{[]string{"get", "x"}, 2, `PATH "x" must start with /`},
-		{[]string{"-servers", dead, "get", "/a/"}, 2, "invalid path"},
+		{[]string{"-servers", dead, "get", "/a/"}, 2, `zkmirror: invalid PATH "/a/": path must not end with /`},
 		{[]string{"-timeout", "0", "get", "/x"}, 2, "-timeout must be positive"},
 		{[]string{"-debounce", "1s", "get", "/x"}, 2, "-debounce does not apply to get"},
 		{[]string{"-debounce", "-1s", "watch", "/x"}, 2, "-debounce must not be negative"},
 		{[]string{"-children", "tree", "/x"}, 2, "-children does not apply to tree"},
 		{[]string{"-depth", "1", "get", "/x"}, 2, "-depth applies to tree only"},
 		{[]string{"-servers", ",", "get", "/x"}, 2, "-servers names no server"},
+		{[]string{"-servers", "127.0.0.1:99999", "get", "/x"}, 2, `zkmirror: -servers "127.0.0.1:99999": bad server address: "127.0.0.1:99999": bad port`},
+		{[]string{"-servers", "127.0.0.1:x", "watch", "/x"}, 2, "bad port"},
+		{[]string{"-servers", "[::1", "tree", "/x"}, 2, "missing ']'"},
+		{[]string{"-servers", dead + "/a//b", "get", "/x"}, 2, `zkmirror: -servers "` + dead + `/a//b": empty node name`},
 		{[]string{"-timeout", "soon", "get", "/x"}, 2, "invalid value"},
 	} {
 		code, stdout, stderr := runCmd(t, c.args...)
@@ -229,7 +408,6 @@ func TestWatch(t *testing.T) {
 	stop := background(t, &stdout, &stderr, "watch", "-servers", servers(), p)
 
 	stdout.Expect(t, p+": missing", wait)
-	stderr.Expect(t, "zkmirror: connected", wait)
 	create(t, raw, p, "one")
 	stdout.Expect(t, p+": one (version 0)", wait)
 	if _, err := raw.Set(p, []byte("two words"), -1); err != nil {
@@ -315,11 +493,9 @@ func TestTree(t *testing.T) {
 
 	stderr.Expect(t, "zkmirror: 4 nodes; watching for changes", wait)
 	want := []string{p + ": root (version 0)", p + "/a: A (version 0)", p + "/a/x: AX (version 0)", p + `/b: "" (version 0)`}
+	stdout.Expect(t, want[len(want)-1], wait) // stdout and stderr are separate pipes
 	if got := stdout.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("listing:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	for _, line := range want { // consume the listing
-		stdout.Expect(t, line, 0)
 	}
 
 	create(t, raw, p+"/b/y", "BY")

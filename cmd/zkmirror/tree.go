@@ -10,19 +10,10 @@ import (
 	"github.com/zkmirror/zkmirror"
 )
 
-// tree mirrors the subtree at the path, prints it, then prints every change until ctx ends.
-func (c *cli) tree(ctx context.Context) error {
-	var opts []zkmirror.TreeOption
-	if c.depth >= 0 {
-		opts = append(opts, zkmirror.MaxDepth(c.depth))
-	}
-	t, err := c.m.Tree(c.path, opts...)
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-
-	err = c.firstContact(ctx, t.Synced)
+// runTree mirrors the subtree at the path, prints it, then prints every change until ctx ends.
+func (c *cli) runTree(ctx context.Context) error {
+	t := c.tree
+	err := c.firstContact(ctx, t.Synced)
 	if errors.Is(err, errInterrupted) {
 		return nil
 	}

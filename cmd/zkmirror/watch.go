@@ -15,15 +15,10 @@ var errInterrupted = errors.New("interrupted")
 
 // watch prints the node's value (or children) and then every change until ctx ends.
 func (c *cli) watch(ctx context.Context) error {
-	node, err := c.m.Node(c.path)
-	if err != nil {
-		return err
-	}
-	defer node.Close()
-
+	node := c.node
 	// The first state comes once ZooKeeper has answered: wait for it within the timeout.
 	// Any answer will do, a missing node included.
-	err = c.firstContact(ctx, func(ctx context.Context) error {
+	err := c.firstContact(ctx, func(ctx context.Context) error {
 		var err error
 		if c.children {
 			_, err = node.Children(ctx)

@@ -3,8 +3,10 @@
 //
 //	go run ./examples/rx -servers 127.0.0.1:2181 -path /demo/rx
 //
-// It prints each state of the node that has data, upper-cased, for example
+// It prints each state of the node that has data, upper-cased, and says when the node is
+// missing (states with empty data are left out), for example
 //
+//	/demo/rx is missing
 //	/demo/rx = "HELLO" (version 2)
 //
 // and ends cleanly on Ctrl-C (SIGINT) or SIGTERM. The operators of package operators are
@@ -70,14 +72,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// Go channel → observable. It is cold and has one observer: FromObservable below.
 	obs := rx.ToObservable(ctx, node.Watch(ctx)).
-		// Keep the states in which the node exists and has data.
+		// Leave out the states in which the node exists with empty data.
 		Filter(func(item any) bool {
 			v := item.(zkmirror.Value)
-			return v.Exists && v.Err == nil && len(v.Data) > 0
+			return !v.Exists || v.Err != nil || len(v.Data) > 0
 		}, rxgo.WithContext(ctx)).
 		// Turn each into the line to print.
 		Map(func(_ context.Context, item any) (any, error) {
 			v := item.(zkmirror.Value)
+			switch {
+			case v.Err != nil:
+				return fmt.Sprintf("%s cannot be read: %v", v.Path, v.Err), nil
+			case !v.Exists:
+				return v.Path + " is missing", nil
+			}
 			return fmt.Sprintf("%s = %q (version %d)", v.Path, strings.ToUpper(string(v.Data)), v.Stat.Version), nil
 		}, rxgo.WithContext(ctx))
 

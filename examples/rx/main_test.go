@@ -22,14 +22,16 @@ func TestRun(t *testing.T) {
 	leaktest.Check(t)
 	p := progtest.UniquePath(t)
 	raw := progtest.RawClient(t, zkc.Addrs())
-	progtest.CreateAll(t, raw, p, []byte("hello"))
 	var out progtest.Output
 	stop := progtest.Start(t, func(ctx context.Context) error {
 		return run(ctx, []string{"-servers", strings.Join(zkc.Addrs(), ","), "-path", p}, &out)
 	})
+	// Missing at the start: said so.
+	out.Expect(t, p+" is missing", 15*time.Second)
+	progtest.CreateAll(t, raw, p, []byte("hello"))
 	out.Expect(t, p+` = "HELLO" (version 0)`, 15*time.Second)
 
-	// Empty data and a missing node are filtered out; the next state with data shows.
+	// Empty data is filtered out; a missing node is shown, then the next state with data.
 	if _, err := raw.Set(p, nil, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestRun(t *testing.T) {
 	if err := raw.Delete(p, -1); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	out.Expect(t, p+" is missing", 10*time.Second)
 	if _, err := raw.Create(p, []byte("again"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +51,8 @@ func TestRun(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("run returned %v after its ctx ended, want nil", err)
 	}
-	if lines := out.Lines(); len(lines) != 3 {
-		t.Errorf("want 3 lines (empty data and a missing node filtered out), got:\n%s", out.String())
+	if lines := out.Lines(); len(lines) != 5 {
+		t.Errorf("want 5 lines (missing, hello, missing, again, world; empty data filtered out), got:\n%s", out.String())
 	}
 }
 

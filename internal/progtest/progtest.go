@@ -1,12 +1,16 @@
 // Package progtest holds what the tests of the programs (cmd/zkmirror and the examples)
 // share: an output buffer that tests read line by line while a program writes to it, a plain
-// go-zookeeper client for writing behind the programs' backs, and a way to run a program
-// until the test stops it.
+// go-zookeeper client for writing behind the programs' backs, a way to run a program until
+// the test stops it, and a way to run a program's built binary: the package's test binary,
+// started again as the program itself (RunAsProgram, Command).
 package progtest
 
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -162,4 +166,77 @@ func CreateAll(t testing.TB, conn *zk.Conn, path string, data []byte) {
 func UniquePath(t testing.TB) string {
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	return "/" + name + "-" + time.Now().Format("150405.000000000")
+}
+
+// programEnv, set to 1 in a test binary's environment, makes RunAsProgram run the program.
+const programEnv = "ZKMIRROR_PROGTEST_RUN_PROGRAM"
+
+// RunAsProgram is called first in a program's TestMain, with the program's main. In a test
+// binary started by Command it runs main, which exits with the program's status (RunAsProgram
+// exits 0 if main returns); otherwise it returns at once and the tests run.
+func RunAsProgram(main func()) {
+	if os.Getenv(programEnv) != "1" {
+		return
+	}
+	main()
+	os.Exit(0)
+}
+
+// Command returns a command that runs the program under test with args: this test binary,
+// whose TestMain calls RunAsProgram, built as the tests are (with -race under -race). Its
+// environment is the test's.
+func Command(args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), programEnv+"=1")
+	return cmd, nil
+}
+
+// ExitCode runs the program with args, its output to stdout and stderr, until it exits, and
+// returns its exit status. When ctx ends the program gets SIGINT, as from Ctrl-C, and is
+// killed if it has not exited 30 s later. A program that could not be started or was killed
+// is reported with t.Errorf, and ExitCode returns -1. It may be called from any goroutine.
+func ExitCode(ctx context.Context, t testing.TB, stdout, stderr *Output, args ...string) int {
+	cmd, err := Command(args...)
+	if err != nil {
+		t.Errorf("program %q: %v", args, err)
+		return -1
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Errorf("program %q: %v", args, err)
+		return -1
+	}
+	exited := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-exited:
+			return
+		case <-ctx.Done():
+		}
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("program %q did not exit within 30s of SIGINT; killed", args)
+			cmd.Process.Kill()
+		}
+	})
+	err = cmd.Wait()
+	close(exited)
+	wg.Wait()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
+		return exit.ExitCode()
+	default:
+		t.Errorf("program %q: %v; stderr:\n%s", args, err, stderr.String())
+		return -1
+	}
 }

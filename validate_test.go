@@ -460,3 +460,44 @@ func TestSequenceNumberOfCreated(t *testing.T) {
 		last = n
 	}
 }
+
+// A Keep node is re-created with the data last set through the Mirror, by a Create, which
+// carries more than a Set: a Set is refused unless that Create fits too.
+func TestKeepSetCountsTheRecreate(t *testing.T) {
+	leaktest.Check(t)
+	m := connect(t)
+	ctx := ctxT(t, 60*time.Second)
+	states := m.States(ctx)
+	waitState(t, states, zkmirror.StateConnected)
+	base := uniquePath(t)
+	if _, err := mustNode(t, m, base).Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := base + "/" + strings.Repeat("k", 20000)
+	n := mustNode(t, m, p)
+	if _, err := n.Create(ctx, nil, zkmirror.Keep()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Set(ctx, make([]byte, serverPacketLimit-setSize(p, 0)), -1); !errors.Is(err, zkmirror.ErrDataTooLarge) {
+		t.Fatalf("a set whose re-create would not fit: %v", err)
+	}
+	most := serverPacketLimit - createSize(p, 0)
+	if _, err := n.Set(ctx, make([]byte, most), -1); err != nil {
+		t.Fatalf("the largest set whose re-create fits: %v", err)
+	}
+	// Another client deletes it: the Mirror re-creates it with that data.
+	ch := n.Watch(ctx)
+	if v := recv(t, ch, 10*time.Second); len(v.Data) != most {
+		t.Fatalf("before the delete: %d bytes", len(v.Data))
+	}
+	if err := rawClient(t).Delete(p, -1); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		v := recv(t, ch, 20*time.Second)
+		if v.Exists && v.Stat.EphemeralOwner != 0 && len(v.Data) == most && v.Stat.Version == 0 {
+			break
+		}
+	}
+	noSuspension(t, states)
+}

@@ -315,9 +315,9 @@ func (n *Node) checkRequest(op string, size, data int) error {
 // Set writes the node's data if its version matches (-1: any version); nil data is empty
 // data. A version below -1 is ErrInvalidArgument, and data over the size limit, or a
 // request (path and data) that does not fit the server's packet limit, is ErrDataTooLarge,
-// before anything is sent (for a Keep node, its re-creating Create must fit as well). When Set returns, Value reflects the write or a
-// later one. ErrConnectionLoss means the connection dropped in flight and the outcome is
-// unknown.
+// before anything is sent (for a Keep node, its re-creating Create must fit as well). When
+// Set returns, Value reflects the write or a later one. ErrConnectionLoss means the
+// connection dropped in flight and the outcome is unknown.
 func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error) {
 	if ctx == nil {
 		panic("zkmirror: Node.Set called with a nil context")
@@ -366,11 +366,12 @@ func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error
 // "/jobs/_c_<GUID>-job-0000000005" for Node("/jobs/job-"); SequenceNumber gives the number
 // (5) from it. The whole request (path, data, ACL, flags) must fit the server's packet limit
 // (jute.maxbuffer, 1 MiB less one byte), and the path created must be at most MaxPathLen
-// bytes: else ErrDataTooLarge, or ErrInvalidPath, before anything is sent. When Create returns, Value (of this node) and Children (of
-// its parent) reflect the write or a later one. Errors: ErrNodeExists, ErrNoNode (no parent),
-// ErrDataTooLarge before anything is sent, ErrTimeout when ctx ends (if the request was sent,
-// its outcome is unknown), ErrConnectionLoss when the connection dropped in flight (outcome
-// unknown), ErrClosed after Close.
+// bytes: else ErrDataTooLarge, or ErrInvalidPath, before anything is sent. When Create
+// returns, Value (of this node) and Children (of its parent) reflect the write or a later
+// one. Errors: ErrNodeExists, ErrNoNode (no parent), ErrDataTooLarge before anything is
+// sent, ErrUnimplemented for a TTL on a server without extended types, ErrTimeout when ctx
+// ends (if the request was sent, its outcome is unknown), ErrConnectionLoss when the
+// connection dropped in flight (outcome unknown), ErrClosed after Close.
 func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (string, error) {
 	if ctx == nil {
 		panic("zkmirror: Node.Create called with a nil context")

@@ -207,7 +207,7 @@ var zkErrs = map[error]zkMapping{
 	zk.ErrNoChildrenForEphemerals: {ErrInvalidArgument, "ephemeral nodes cannot have children"},
 	zk.ErrInvalidPath:             {ErrInvalidPath, ""},
 	zk.ErrShortBuffer:             {ErrDataTooLarge, "the request does not fit the client's buffer"},
-	zk.ErrClosing:                 {ErrConnectionLoss, "the server is closing"},
+	zk.ErrClosing:                 {ErrClosed, "the connection is closing"},
 	zk.ErrNothing:                 {ErrConnectionLoss, "no server response"},
 	zk.ErrConnectionClosed:        {ErrConnectionLoss, ""},
 	zk.ErrNoServer:                {ErrConnectionLoss, "no server reachable"},

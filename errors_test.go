@@ -32,7 +32,7 @@ func TestZKErrorMapping(t *testing.T) {
 		{zk.ErrNoChildrenForEphemerals, ErrInvalidArgument, "ephemeral nodes cannot have children"},
 		{zk.ErrInvalidPath, ErrInvalidPath, "invalid path"},
 		{zk.ErrShortBuffer, ErrDataTooLarge, "buffer"},
-		{zk.ErrClosing, ErrConnectionLoss, "closing"},
+		{zk.ErrClosing, ErrClosed, "closing"},
 		{zk.ErrNothing, ErrConnectionLoss, "no server response"},
 		{zk.ErrConnectionClosed, ErrConnectionLoss, "outcome unknown"},
 		{zk.ErrNoServer, ErrConnectionLoss, "no server reachable"},

@@ -2,9 +2,13 @@ package zkmirror_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
+	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -500,4 +504,89 @@ func TestKeepSetCountsTheRecreate(t *testing.T) {
 		}
 	}
 	noSuspension(t, states)
+}
+
+// wireLog is a net.Conn that records the length of every packet written through it.
+type wireLog struct {
+	net.Conn
+	mu      *sync.Mutex
+	pending []byte
+	sizes   *[]int
+}
+
+func (w *wireLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.pending = append(w.pending, p...)
+	for len(w.pending) >= 4 {
+		n := int(binary.BigEndian.Uint32(w.pending))
+		if len(w.pending) < 4+n {
+			break
+		}
+		*w.sizes = append(*w.sizes, n)
+		w.pending = w.pending[4+n:]
+	}
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+// The sizes the Mirror computes for its requests are those go-zookeeper writes.
+func TestRequestSizesMatchWire(t *testing.T) {
+	leaktest.Check(t)
+	var mu sync.Mutex
+	var sizes []int
+	written := func(want int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(sizes, want)
+	}
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &wireLog{Conn: c, mu: &mu, sizes: &sizes}, nil
+	}
+	secret := strings.Repeat("s", 7001)
+	m := connect(t, zkmirror.WithDialer(dial), zkmirror.WithAuth("digest", []byte("user:"+secret)))
+	ctx := ctxT(t, 30*time.Second)
+	base := uniquePath(t)
+	if _, err := mustNode(t, m, base).Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := zkmirror.AuthRequestSize("digest", len("user:"+secret)); !written(want) {
+		t.Errorf("no auth request of %d bytes in %v", want, sizes)
+	}
+	acl := append(zk.WorldACL(zk.PermAll), zk.DigestACL(zk.PermRead, "user", secret)...)
+	for i, tc := range []struct {
+		name string
+		opts []zkmirror.CreateOption
+	}{
+		{"plain", nil},
+		{"ephemeral", []zkmirror.CreateOption{zkmirror.Ephemeral()}},
+		{"sequential", []zkmirror.CreateOption{zkmirror.Sequential()}},
+		{"protected", []zkmirror.CreateOption{zkmirror.Ephemeral(), zkmirror.Sequential()}},
+		{"container", []zkmirror.CreateOption{zkmirror.Container()}},
+		{"ttl", []zkmirror.CreateOption{zkmirror.TTL(time.Hour)}},
+		{"acl", []zkmirror.CreateOption{zkmirror.WithACL(acl...)}},
+	} {
+		p := base + "/" + tc.name
+		data := 10007 * (i + 1)
+		created, err := mustNode(t, m, p).Create(ctx, make([]byte, data), tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var a []zk.ACL
+		if tc.name == "acl" {
+			a = acl
+		}
+		if want := zkmirror.CreateRequestSize(p, data, a, tc.opts...); !written(want) {
+			t.Errorf("%s: no create request of %d bytes in %v", tc.name, want, sizes)
+		}
+		if _, err := mustNode(t, m, created).Set(ctx, make([]byte, data+1), -1); err != nil {
+			t.Fatalf("%s: set: %v", tc.name, err)
+		}
+		if want := zkmirror.SetRequestSize(created, data+1); !written(want) {
+			t.Errorf("%s: no set request of %d bytes in %v", tc.name, want, sizes)
+		}
+	}
 }

@@ -86,6 +86,8 @@ type opError struct {
 	causeSays bool
 	// opSays: op names the sentinel already ("invalid path"); the text gives the detail.
 	opSays bool
+	// ctxErr is the context's own error when its cause is another error.
+	ctxErr error
 }
 
 func (e *opError) Error() string {
@@ -122,6 +124,8 @@ func (e *opError) Unwrap() []error {
 		return []error{e.cause}
 	case e.cause == nil:
 		return []error{e.kind}
+	case e.ctxErr != nil:
+		return []error{e.kind, e.cause, e.ctxErr}
 	}
 	return []error{e.kind, e.cause}
 }
@@ -182,9 +186,14 @@ func newErrf(op, path string, kind error, format string, args ...any) error {
 	return &opError{op: op, path: path, kind: kind, detail: fmt.Sprintf(format, args...)}
 }
 
-// timeoutErr wraps a context's error as ErrTimeout.
-func timeoutErr(op, path string, ctx context.Context) error {
-	return &opError{op: op, path: path, kind: ErrTimeout, cause: context.Cause(ctx), causeSays: true}
+// timeoutErr wraps a context's error as ErrTimeout: its text is the context's cause, and it
+// matches both the cause and the context's error.
+func timeoutErr(op, path string, ctx context.Context) *opError {
+	e := &opError{op: op, path: path, kind: ErrTimeout, cause: context.Cause(ctx), causeSays: true}
+	if err := ctx.Err(); err != e.cause {
+		e.ctxErr = err
+	}
+	return e
 }
 
 // zkMapping is what one of go-zookeeper's errors, or one raw ZooKeeper error code, means.

@@ -96,6 +96,11 @@ func TestErrorText(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	long := "/" + strings.Repeat("é", 5000)
+	shutdown := errors.New("shutting down")
+	caused, cancelCause := context.WithCancelCause(context.Background())
+	cancelCause(shutdown)
+	sent := timeoutErr("set", "/a", canceled)
+	sent.detail = "the request was sent; its outcome is unknown"
 	for _, tc := range []struct {
 		err   error
 		text  string
@@ -105,6 +110,9 @@ func TestErrorText(t *testing.T) {
 			"zkmirror: value /demo/missing: node does not exist", []error{ErrNoNode, zk.ErrNoNode}},
 		{timeoutErr("value", "/a", canceled),
 			"zkmirror: value /a: context canceled", []error{ErrTimeout, context.Canceled}},
+		{timeoutErr("value", "/a", caused),
+			"zkmirror: value /a: shutting down", []error{ErrTimeout, shutdown, context.Canceled}},
+		{sent, "zkmirror: set /a: context canceled (the request was sent; its outcome is unknown)", []error{ErrTimeout, context.Canceled}},
 		{newErr("set", "/a", ErrClosed, nil), "zkmirror: set /a: closed", []error{ErrClosed}},
 		{newErrf("set", "/a", ErrDataTooLarge, "%d bytes, limit %d", 9, 8),
 			"zkmirror: set /a: data too large: 9 bytes, limit 8", []error{ErrDataTooLarge}},

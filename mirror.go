@@ -346,7 +346,9 @@ func (m *Mirror) call(ctx context.Context, op, path string, f func() error) erro
 	case <-m.closing:
 		return newErr(op, path, ErrClosed, nil)
 	case <-ctx.Done():
-		return &opError{op: op, path: path, kind: ErrTimeout, cause: context.Cause(ctx), detail: "the request was sent; its outcome is unknown", causeSays: true}
+		e := timeoutErr(op, path, ctx)
+		e.detail = "the request was sent; its outcome is unknown"
+		return e
 	}
 }
 

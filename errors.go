@@ -16,8 +16,8 @@ import (
 
 // The errors every call returns, wrapped. errors.Is matches an error returned by this package
 // both against these and against the go-zookeeper error behind it, if any; ErrTimeout also
-// matches the context's error (context.DeadlineExceeded or context.Canceled, or the ctx's
-// cause). An error's text has one "zkmirror:" prefix, the operation and path, and one cause,
+// matches the context's error (context.DeadlineExceeded or context.Canceled) and its cause,
+// if it was cancelled with one. An error's text has one "zkmirror:" prefix, the operation and path, and one cause,
 // as in "zkmirror: value /a: node does not exist" or "zkmirror: value /a: context canceled".
 //
 // Every error code a ZooKeeper server or go-zookeeper can return maps to one of these:

@@ -290,7 +290,8 @@ func TestRequestSizeBoundary(t *testing.T) {
 	if _, err := raw.Set(name, make([]byte, most+1), -1); !errors.Is(err, zk.ErrConnectionClosed) {
 		t.Fatalf("raw set of one byte more than fits: %v", err)
 	}
-	if _, err := raw.Create(base+"/"+strings.Repeat("r", 30000), make([]byte, mostCreate+1), 0, worldACL); !errors.Is(err, zk.ErrConnectionClosed) {
+	raw2 := rawClient(t) // raw is reconnecting
+	if _, err := raw2.Create(base+"/"+strings.Repeat("r", 30000), make([]byte, mostCreate+1), 0, worldACL); !errors.Is(err, zk.ErrConnectionClosed) {
 		t.Fatalf("raw create of one byte more than fits: %v", err)
 	}
 	noSuspension(t, states)

@@ -55,7 +55,7 @@ func ExampleNode_Value() {
 	_, err := node.Value(ctx)
 	fmt.Println(err)
 	// Output:
-	// value /no/such/node: zkmirror: node does not exist: zk: node does not exist
+	// zkmirror: value /no/such/node: node does not exist
 }
 
 func ExampleMirror_Tree() {

@@ -1,5 +1,7 @@
 package zkmirror
 
+import "github.com/go-zookeeper/zk"
+
 // TreeRecordKinds reports which kinds the Tree's record of a path carries.
 func TreeRecordKinds(t *Tree, path string) (data, kids bool) {
 	t.g.mu.Lock()
@@ -7,3 +9,21 @@ func TreeRecordKinds(t *Tree, path string) (data, kids bool) {
 	n := t.nodes[t.m.root.toServer(path)]
 	return n.rec.has(kindData), n.rec.has(kindChildren)
 }
+
+// CreateRequestSize is the size the Mirror computes for the Create request of spath.
+func CreateRequestSize(spath string, data int, acl []zk.ACL, opts ...CreateOption) int {
+	var cc createConfig
+	for _, o := range opts {
+		o(&cc)
+	}
+	if len(acl) == 0 {
+		acl = zk.WorldACL(zk.PermAll)
+	}
+	return createRequestSize(spath, data, acl, cc)
+}
+
+// SetRequestSize and AuthRequestSize are the sizes the Mirror computes for those requests.
+var (
+	SetRequestSize  = setRequestSize
+	AuthRequestSize = authRequestSize
+)

@@ -100,6 +100,16 @@ func (k *keeper) updated(spath string, data []byte) {
 	k.mu.Unlock()
 }
 
+// aclOf returns the ACL of a kept node; false if spath is not kept.
+func (k *keeper) aclOf(spath string) ([]zk.ACL, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if kn := k.nodes[spath]; kn != nil {
+		return kn.acl, true
+	}
+	return nil, false
+}
+
 // pause stops re-creating spath while a delete through the mirror is in flight; the
 // returned func ends the pause, forgetting the node if the delete succeeded.
 func (k *keeper) pause(spath string) func(deleted bool) {

@@ -93,8 +93,9 @@ type Mirror struct {
 
 // Connect starts a Mirror of the given servers ("host:port", "host" for port 2181, or
 // "[v6]:port"). It returns at once and connects in the background; it fails only for bad
-// options, an empty server list, or a server address that cannot be parsed or resolved
-// (ErrInvalidArgument; a bad chroot is ErrInvalidPath). A nil Option panics.
+// options (an option out of the range its doc states), an empty server list, or a server
+// address that cannot be parsed or resolved: ErrInvalidArgument (a chroot that is not a
+// valid path also matches ErrInvalidPath). A nil Option panics.
 func Connect(servers []string, opts ...Option) (*Mirror, error) {
 	cfg := config{
 		sessionTimeout:  DefaultSessionTimeout,
@@ -108,23 +109,11 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		}
 		o(&cfg)
 	}
-	switch {
-	case cfg.sessionTimeout <= 0:
-		return nil, newErrf("connect", "", ErrInvalidArgument, "session timeout %v", cfg.sessionTimeout)
-	case cfg.maxDataSize <= 0:
-		return nil, newErrf("connect", "", ErrInvalidArgument, "max data size %d", cfg.maxDataSize)
-	case cfg.resyncJitter < 0 || cfg.resyncJitter > 1:
-		return nil, newErrf("connect", "", ErrInvalidArgument, "resync jitter %v not in [0, 1]", cfg.resyncJitter)
-	case cfg.readConcurrency <= 0:
-		return nil, newErrf("connect", "", ErrInvalidArgument, "read concurrency %d", cfg.readConcurrency)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.chroot == "/" {
 		cfg.chroot = ""
-	}
-	if cfg.chroot != "" {
-		if err := validatePath(cfg.chroot, false); err != nil {
-			return nil, err
-		}
 	}
 	log := cfg.logger
 	if log == nil {
@@ -165,7 +154,7 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		m.eng.close()
 		m.keeper.close()
 		m.disp.close()
-		return nil, newErr("connect", "", ErrInvalidArgument, err)
+		return nil, &opError{op: "connect", kind: ErrInvalidArgument, cause: err, causeSays: true}
 	}
 	m.sess = sess
 	m.eng.start(sess.Conn(), sess.SessionTimeout)
@@ -436,7 +425,9 @@ func (m *Mirror) call(ctx context.Context, op, path string, f func() error) erro
 	case <-m.closing:
 		return newErr(op, path, ErrClosed, nil)
 	case <-ctx.Done():
-		return &opError{op: op, path: path, kind: ErrTimeout, cause: context.Cause(ctx), detail: "the request was sent; its outcome is unknown"}
+		e := timeoutErr(op, path, ctx)
+		e.detail = "the request was sent; its outcome is unknown"
+		return e
 	}
 }
 
@@ -451,15 +442,31 @@ func (m *Mirror) checkOpen(op, path string) error {
 
 // Node returns a new handle on the mirror of path. Handles are cheap; every handle on a path
 // shares one mirror and one set of watches. Nothing is read until the handle is first used.
-// A bad path is ErrInvalidPath; after Close, ErrClosed.
+// A bad path is ErrInvalidPath, refused before anything is sent: exactly the paths a
+// ZooKeeper server refuses to create (not absolute; an empty, "." or ".." name; a trailing
+// slash; not UTF-8; NUL, U+0001–U+001F, U+007F–U+009F, U+D800–U+F8FF, U+FFF0–U+FFFF, or a
+// code point above U+FFFF), and paths longer than MaxPathLen bytes with the chroot, which
+// no request to the server could carry. After Close, ErrClosed.
 func (m *Mirror) Node(path string) (*Node, error) {
-	if err := validatePath(path, false); err != nil {
+	if err := m.checkPath(path); err != nil {
 		return nil, err
 	}
 	if err := m.checkOpen("node", path); err != nil {
 		return nil, err
 	}
 	return &Node{m: m, path: path, spath: m.root.toServer(path), subs: make(map[uint64]func()), watchers: make(map[watcherKey]func())}, nil
+}
+
+// checkPath validates a path given to Node or Tree: ZooKeeper's rules, and a length that
+// fits a request once the chroot is added.
+func (m *Mirror) checkPath(path string) error {
+	if err := validatePath(path, false); err != nil {
+		return err
+	}
+	if sp := m.root.toServer(path); len(sp) > MaxPathLen {
+		return invalidPath(path, fmt.Sprintf("%d bytes with the chroot, longer than the %d a request to the server can carry", len(sp), MaxPathLen))
+	}
+	return nil
 }
 
 func (m *Mirror) String() string {

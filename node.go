@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/go-zookeeper/zk"
@@ -292,26 +293,54 @@ func (n *Node) Close() error {
 	return nil
 }
 
-func (n *Node) checkWrite(op string, data []byte, version int32, useVersion bool) error {
-	if useVersion && version < -1 {
+func (n *Node) checkVersion(op string, version int32) error {
+	if version < -1 {
 		return newErrf(op, n.path, ErrInvalidArgument, "version %d (use -1 for any)", version)
 	}
+	return nil
+}
+
+func (n *Node) checkData(op string, data []byte) error {
 	if len(data) > n.m.cfg.maxDataSize {
 		return newErrf(op, n.path, ErrDataTooLarge, "%d bytes, limit %d", len(data), n.m.cfg.maxDataSize)
 	}
-	return n.checkOpen(op)
+	return nil
+}
+
+// checkRequest refuses a request that does not fit the server's packet limit.
+func (n *Node) checkRequest(op string, size, data int) error {
+	if size > packetLimit {
+		return newErrf(op, n.path, ErrDataTooLarge, "a request of %d bytes (%d of data, %d of path, ACL and the rest) does not fit the server's packet limit of %d", size, data, size-data, packetLimit)
+	}
+	return nil
 }
 
 // Set writes the node's data if its version matches (-1: any version); nil data is empty
-// data. A version below -1 is ErrInvalidArgument and data over the size limit is
-// ErrDataTooLarge, before anything is sent. When Set returns, Value reflects the write or a
-// later one. ErrConnectionLoss means the connection dropped in flight and the outcome is
-// unknown.
+// data. A version below -1 is ErrInvalidArgument, and data over the size limit, or a
+// request (path and data) that does not fit the server's packet limit, is ErrDataTooLarge,
+// before anything is sent (for a Keep node, its re-creating Create must fit as well). When
+// Set returns, Value reflects the write or a later one. ErrConnectionLoss means the
+// connection dropped in flight and the outcome is unknown.
 func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error) {
 	if ctx == nil {
 		panic("zkmirror: Node.Set called with a nil context")
 	}
-	if err := n.checkWrite("set", data, version, true); err != nil {
+	if err := n.checkVersion("set", version); err != nil {
+		return Stat{}, err
+	}
+	if err := n.checkData("set", data); err != nil {
+		return Stat{}, err
+	}
+	if err := n.checkRequest("set", setRequestSize(n.spath, len(data)), len(data)); err != nil {
+		return Stat{}, err
+	}
+	if acl, ok := n.m.keeper.aclOf(n.spath); ok {
+		// A kept node is re-created with this data: that request must fit too.
+		if err := n.checkRequest("set", createRequestSize(n.spath, len(data), acl, createConfig{ephemeral: true}), len(data)); err != nil {
+			return Stat{}, err
+		}
+	}
+	if err := n.checkOpen("set"); err != nil {
 		return Stat{}, err
 	}
 	buf := bytes.Clone(data)
@@ -336,11 +365,16 @@ func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error
 // Create creates the node with data (nil is empty) and returns the path created (with the
 // sequence number for Sequential). Options: Ephemeral, Sequential, Container, TTL, WithACL,
 // Keep. Conflicting options are ErrInvalidArgument. Ephemeral with Sequential is protected:
-// a lost reply leaves no orphan. When Create returns, Value (of this node) and Children (of
-// its parent) reflect the write or a later one. Errors: ErrNodeExists, ErrNoNode (no parent),
-// ErrDataTooLarge before anything is sent, ErrTimeout when ctx ends (if the request was sent,
-// its outcome is unknown), ErrConnectionLoss when the connection dropped in flight (outcome
-// unknown), ErrClosed after Close.
+// a lost reply leaves no orphan, and the name created carries a "_c_<GUID>-" prefix, as in
+// "/jobs/_c_<GUID>-job-0000000005" for Node("/jobs/job-"); SequenceNumber gives the number
+// (5) from it. The whole request (path, data, ACL, flags) must fit the server's packet limit
+// (jute.maxbuffer, 1 MiB less one byte), and the path created must be at most MaxPathLen
+// bytes: else ErrDataTooLarge, or ErrInvalidPath, before anything is sent. When Create
+// returns, Value (of this node) and Children (of its parent) reflect the write or a later
+// one. Errors: ErrNodeExists, ErrNoNode (no parent), ErrDataTooLarge before anything is
+// sent, ErrUnimplemented for a TTL on a server without extended types, ErrTimeout when ctx
+// ends (if the request was sent, its outcome is unknown), ErrConnectionLoss when the
+// connection dropped in flight (outcome unknown), ErrClosed after Close.
 func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (string, error) {
 	if ctx == nil {
 		panic("zkmirror: Node.Create called with a nil context")
@@ -352,25 +386,39 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 		}
 		o(&cc)
 	}
-	if err := cc.validate(); err != nil {
-		return "", newErrf("create", n.path, ErrInvalidArgument, "conflicting create options")
+	if why := cc.validate(); why != "" {
+		return "", newErrf("create", n.path, ErrInvalidArgument, "%s", why)
 	}
-	if err := n.checkWrite("create", data, 0, false); err != nil {
+	if err := n.checkData("create", data); err != nil {
+		return "", err
+	}
+	if l := createdPathLen(n.spath, cc); l > MaxPathLen {
+		return "", invalidPath(n.path, fmt.Sprintf("the node created would have a path of %d bytes, longer than the %d a request to the server can carry", l, MaxPathLen))
+	}
+	acl := cc.acl
+	if len(acl) == 0 {
+		acl = zk.WorldACL(zk.PermAll)
+	}
+	if err := n.checkRequest("create", createRequestSize(n.spath, len(data), acl, cc), len(data)); err != nil {
+		return "", err
+	}
+	if err := n.checkOpen("create"); err != nil {
 		return "", err
 	}
 	buf := bytes.Clone(data)
 	if buf == nil {
 		buf = []byte{}
 	}
-	acl := cc.acl
-	if len(acl) == 0 {
-		acl = zk.WorldACL(zk.PermAll)
-	}
 	var created string
 	err := n.m.call(ctx, "create", n.path, func() error {
 		var err error
 		if created, err = n.m.eng.create(n.spath, buf, acl, cc); err != nil {
-			return wrapZK("create", n.path, err)
+			werr := wrapZK("create", n.path, err)
+			if cc.ttlSet && errors.Is(werr, ErrUnimplemented) {
+				werr = &opError{op: "create", path: n.path, kind: ErrUnimplemented, cause: err,
+					detail: "TTL nodes need the server started with -Dzookeeper.extendedTypesEnabled=true"}
+			}
+			return werr
 		}
 		if cc.keep {
 			n.m.keeper.add(n.path, n.spath, buf, acl)
@@ -396,7 +444,10 @@ func (n *Node) Delete(ctx context.Context, version int32) error {
 	if ctx == nil {
 		panic("zkmirror: Node.Delete called with a nil context")
 	}
-	if err := n.checkWrite("delete", nil, version, true); err != nil {
+	if err := n.checkVersion("delete", version); err != nil {
+		return err
+	}
+	if err := n.checkOpen("delete"); err != nil {
 		return err
 	}
 	return n.m.call(ctx, "delete", n.path, func() error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -35,6 +36,17 @@ func TestValidatePath(t *testing.T) {
 		{"/a\ufff0", false, false},
 		{"/a\xff", false, false},
 		{"//", true, false},
+		{"/a\U0001F600", false, false},
+		{"/a\U00010000", false, false},
+		{"/a\U0010FFFF", false, false},
+		{"/a\uffef", false, true},
+		{"/a\uf900", false, true},
+		{"/a\ud7ff", false, true},
+		{"/a\u00a0", false, true},
+		{"/a\xed\xa0\x80", false, false}, // an encoded surrogate is not UTF-8
+		{"/" + strings.Repeat("x", MaxPathLen-1), false, true},
+		{"/" + strings.Repeat("x", MaxPathLen), false, false},
+		{"/" + strings.Repeat("x", 1<<20), false, false},
 	} {
 		err := validatePath(tc.path, tc.sequential)
 		if (err == nil) != tc.ok {
@@ -49,7 +61,7 @@ func TestValidatePath(t *testing.T) {
 // FuzzValidatePath checks the validator against an independent statement of ZooKeeper's
 // rules, and that it never panics.
 func FuzzValidatePath(f *testing.F) {
-	for _, s := range []string{"/", "/a", "/a/b", "", "a", "/a/", "//", "/./", "/a/../b", "/\x00", "/ü", "/\uf8ff"} {
+	for _, s := range []string{"/", "/a", "/a/b", "", "a", "/a/", "//", "/./", "/a/../b", "/\x00", "/ü", "/\uf8ff", "/\U0001F600", "/a\uffef", "/\xed\xa0\x80"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -77,9 +89,14 @@ func referenceValid(p string) bool {
 			return false
 		}
 	}
-	for _, r := range p {
+	if len(p) > 0xfffff-32 { // the SetWatches request re-arming it alone would not fit
+		return false
+	}
+	// The server checks Java chars: UTF-16 code units, so a code point above U+FFFF is
+	// a surrogate pair.
+	for _, c := range utf16.Encode([]rune(p)) {
 		switch {
-		case r == 0, r > 0 && r < 0x20, r >= 0x7f && r < 0xa0, r >= 0xd800 && r <= 0xf8ff, r >= 0xfff0 && r <= 0xffff:
+		case c == 0, c > 0 && c < 0x20, c >= 0x7f && c < 0xa0, c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0:
 			return false
 		}
 	}
@@ -101,5 +118,31 @@ func TestChroot(t *testing.T) {
 	}
 	if parentPath("/a/b") != "/a" || parentPath("/a") != "/" || parentPath("/") != "/" {
 		t.Fatal("parentPath")
+	}
+}
+
+func TestSequenceNumber(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int64
+		ok   bool
+	}{
+		{"/jobs/job-0000000005", 5, true},
+		{"job-0000000005", 5, true},
+		{"/jobs/_c_0123456789abcdef0123456789abcdef-job-0000000005", 5, true},
+		{"/jobs/0000000000", 0, true},
+		{"/jobs/x2147483647", 2147483647, true},
+		{"/jobs/x-000000001", -1, true},  // the counter wrapped
+		{"/jobs/x2147483648", 0, false},  // not an int32
+		{"/0000000005/job", 0, false},    // the number is in the last element only
+		{"/jobs/job-00000005", 0, false}, // eight digits
+		{"/jobs/job-00000+0005", 0, false},
+		{"/jobs/job", 0, false},
+		{"", 0, false},
+	} {
+		n, ok := SequenceNumber(tc.name)
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("SequenceNumber(%q) = %d, %v; want %d, %v", tc.name, n, ok, tc.n, tc.ok)
+		}
 	}
 }

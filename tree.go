@@ -161,7 +161,7 @@ func (f *tflags) set(flag tflags, k kind, on bool) {
 // initial load. A bad root is ErrInvalidPath, a negative MaxDepth ErrInvalidArgument; after
 // the Mirror's Close, ErrClosed. A nil TreeOption panics.
 func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
-	if err := validatePath(root, false); err != nil {
+	if err := m.checkPath(root); err != nil {
 		return nil, err
 	}
 	cfg := treeConfig{maxDepth: -1}

@@ -22,19 +22,19 @@ var ErrBadServer = errors.New("bad server address")
 func ParseServer(s string) (host string, port int, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", 0, fmt.Errorf("%w: empty address", ErrBadServer)
+		return "", 0, fmt.Errorf("%w \"\": empty", ErrBadServer)
 	}
 	// A bare IPv6 literal has more than one colon and no brackets.
 	if !strings.HasPrefix(s, "[") && strings.Count(s, ":") > 1 {
 		if ip, perr := netip.ParseAddr(s); perr == nil {
 			return ip.String(), DefaultPort, nil
 		}
-		return "", 0, fmt.Errorf("%w: %q: IPv6 addresses with a port need brackets, as in [::1]:2181", ErrBadServer, s)
+		return "", 0, fmt.Errorf("%w %q: IPv6 addresses with a port need brackets, as in [::1]:2181", ErrBadServer, s)
 	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		inner := s[1 : len(s)-1]
 		if _, perr := netip.ParseAddr(inner); perr != nil {
-			return "", 0, fmt.Errorf("%w: %q: %v", ErrBadServer, s, perr)
+			return "", 0, fmt.Errorf("%w %q: %w", ErrBadServer, s, perr)
 		}
 		return inner, DefaultPort, nil
 	}
@@ -43,19 +43,19 @@ func ParseServer(s string) (host string, port int, err error) {
 	}
 	h, p, serr := net.SplitHostPort(s)
 	if serr != nil {
-		return "", 0, fmt.Errorf("%w: %q: %v", ErrBadServer, s, serr)
+		return "", 0, fmt.Errorf("%w %q: %w", ErrBadServer, s, serr)
 	}
 	if h == "" {
-		return "", 0, fmt.Errorf("%w: %q: empty host", ErrBadServer, s)
+		return "", 0, fmt.Errorf("%w %q: empty host", ErrBadServer, s)
 	}
 	if strings.HasPrefix(s, "[") {
 		if _, perr := netip.ParseAddr(h); perr != nil {
-			return "", 0, fmt.Errorf("%w: %q: brackets hold an IPv6 address: %v", ErrBadServer, s, perr)
+			return "", 0, fmt.Errorf("%w %q: brackets hold an IPv6 address: %w", ErrBadServer, s, perr)
 		}
 	}
 	n, perr := strconv.Atoi(p)
 	if perr != nil || n <= 0 || n > 65535 {
-		return "", 0, fmt.Errorf("%w: %q: bad port", ErrBadServer, s)
+		return "", 0, fmt.Errorf("%w %q: bad port", ErrBadServer, s)
 	}
 	return h, n, nil
 }
@@ -90,7 +90,7 @@ func Resolve(ctx context.Context, servers []string) ([]string, error) {
 		ips, lerr := net.DefaultResolver.LookupHost(lctx, host)
 		cancel()
 		if lerr != nil {
-			return nil, fmt.Errorf("%w: resolve %q: %w", ErrBadServer, host, lerr)
+			return nil, fmt.Errorf("%w %q: %w", ErrBadServer, s, lerr)
 		}
 		for _, ip := range ips {
 			add(ip, port)

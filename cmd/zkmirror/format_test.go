@@ -31,26 +31,30 @@ func TestGetDataRendering(t *testing.T) {
 	}
 }
 
-// textErr is an error with a given text that matches kind.
-type textErr struct {
-	text string
-	kind error
-}
-
-func (e textErr) Error() string { return e.text }
-func (e textErr) Unwrap() error { return e.kind }
-
 func TestReason(t *testing.T) {
+	_, badServer := zkmirror.Connect([]string{"h:x"})
+	m, err := zkmirror.Connect([]string{"127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	_, badPath := m.Node("/a//b")
+	_, colonPath := m.Node("/a: b//c")
+	_, badChroot := zkmirror.Connect([]string{"127.0.0.1:1"}, zkmirror.WithChroot("/a/"))
 	for _, c := range []struct {
 		err  error
 		want string
 	}{
-		{textErr{"validate /a//b: zkmirror: invalid path: empty node name", zkmirror.ErrInvalidPath}, "empty node name"},
-		{textErr{"zkmirror: validate /a//b: invalid path: empty node name", zkmirror.ErrInvalidPath}, "empty node name"},
-		{textErr{"connect: zkmirror: invalid argument: bad server address: \"h:x\": bad port", zkmirror.ErrInvalidArgument}, `bad server address: "h:x": bad port`},
-		{textErr{"zkmirror: invalid path", zkmirror.ErrInvalidPath}, "invalid path"},
-		{fmt.Errorf("zkmirror: something else: %w", errors.New("cause")), "something else: cause"},
+		{badServer, `bad server address "h:x": bad port`},
+		{badPath, "empty node name"},
+		{colonPath, "empty node name"},
+		{badChroot, "a path does not end with /"},
+		{fmt.Errorf("zkmirror: something else: %w", errors.New("cause")), "cause"},
+		{errors.New("no prefix"), "no prefix"},
 	} {
+		if c.err == nil {
+			t.Fatalf("no error for the case wanting %q", c.want)
+		}
 		if got := reason(c.err); got != c.want {
 			t.Errorf("reason(%q) = %q, want %q", c.err, got, c.want)
 		}

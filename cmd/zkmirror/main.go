@@ -213,22 +213,21 @@ func (c *cli) close() {
 	}
 }
 
-// reason is what a zkmirror error says beyond its kind and the operation: "empty node name"
-// for "validate /a//b: zkmirror: invalid path: empty node name".
+// reason is what a zkmirror error says beyond the operation and the input, which the CLI
+// names itself. The library's errors read "zkmirror: OP [INPUT]: REASON": "empty node name"
+// for `zkmirror: invalid path /a//b: empty node name`, `bad server address "h:x": bad port`
+// for `zkmirror: connect: bad server address "h:x": bad port`. A path may itself hold ": ",
+// a path error's reason never does.
 func reason(err error) string {
-	msg := err.Error()
-	for _, kind := range []error{zkmirror.ErrInvalidPath, zkmirror.ErrInvalidArgument} {
-		if !errors.Is(err, kind) {
-			continue
-		}
-		k := kind.Error()
-		for _, k := range []string{k, strings.TrimPrefix(k, "zkmirror: ")} {
-			if i := strings.Index(msg, k+": "); i >= 0 {
-				return msg[i+len(k)+2:]
-			}
-		}
+	msg := strings.TrimPrefix(err.Error(), "zkmirror: ")
+	i := strings.Index(msg, ": ")
+	if errors.Is(err, zkmirror.ErrInvalidPath) {
+		i = strings.LastIndex(msg, ": ")
 	}
-	return strings.TrimPrefix(msg, "zkmirror: ")
+	if i < 0 {
+		return msg
+	}
+	return msg[i+2:]
 }
 
 // parseArgs parses flags wherever they are among the command and the path.

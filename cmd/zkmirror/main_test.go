@@ -218,9 +218,9 @@ func TestBadPathCheckedFirst(t *testing.T) {
 	addr := ln.Addr().String()
 	for _, c := range []struct{ cmd, path, why string }{
 		{"get", "/a//b", "empty node name"},
-		{"watch", "/a/", "path must not end with /"},
+		{"watch", "/a/", "a path does not end with /"},
 		{"tree", "/a/../b", "relative paths are not allowed"},
-		{"get", "/a/\x01", "invalid character U+0001"},
+		{"get", "/a/\x01", "control character U+0001"},
 	} {
 		code, stdout, stderr := runCmd(t, "-v", "-servers", addr, c.cmd, c.path)
 		if want := "zkmirror: invalid PATH " + strconv.Quote(c.path) + ": " + c.why + "\n"; code != 2 || stdout != "" || stderr != want {
@@ -380,14 +380,14 @@ func TestUsage(t *testing.T) {
 		{[]string{"get"}, 2, "get takes one PATH, got 0 arguments"},
 		{[]string{"get", "/a", "/b"}, 2, "get takes one PATH, got 2 arguments"},
 		{[]string{"get", "x"}, 2, `PATH "x" must start with /`},
-		{[]string{"-servers", dead, "get", "/a/"}, 2, `zkmirror: invalid PATH "/a/": path must not end with /`},
+		{[]string{"-servers", dead, "get", "/a/"}, 2, `zkmirror: invalid PATH "/a/": a path does not end with /`},
 		{[]string{"-timeout", "0", "get", "/x"}, 2, "-timeout must be positive"},
 		{[]string{"-debounce", "1s", "get", "/x"}, 2, "-debounce does not apply to get"},
 		{[]string{"-debounce", "-1s", "watch", "/x"}, 2, "-debounce must not be negative"},
 		{[]string{"-children", "tree", "/x"}, 2, "-children does not apply to tree"},
 		{[]string{"-depth", "1", "get", "/x"}, 2, "-depth applies to tree only"},
 		{[]string{"-servers", ",", "get", "/x"}, 2, "-servers names no server"},
-		{[]string{"-servers", "127.0.0.1:99999", "get", "/x"}, 2, `zkmirror: -servers "127.0.0.1:99999": bad server address: "127.0.0.1:99999": bad port`},
+		{[]string{"-servers", "127.0.0.1:99999", "get", "/x"}, 2, `zkmirror: -servers "127.0.0.1:99999": bad server address "127.0.0.1:99999": bad port`},
 		{[]string{"-servers", "127.0.0.1:x", "watch", "/x"}, 2, "bad port"},
 		{[]string{"-servers", "[::1", "tree", "/x"}, 2, "missing ']'"},
 		{[]string{"-servers", dead + "/a//b", "get", "/x"}, 2, `zkmirror: -servers "` + dead + `/a//b": empty node name`},

@@ -149,6 +149,7 @@ type engine struct {
 	arming    map[string]*arming // paths with reads in flight
 	// historyBack: the current resync found the server's history went back (logged once).
 	historyBack bool
+	snap        *snapState // WithSnapshotFile's state; nil without it
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
@@ -219,6 +220,7 @@ func (g *engine) acquireLocked(spath string, k kind) *entry {
 	e.refs[k]++
 	if e.refs[k] == 1 {
 		g.heldKinds++
+		g.restoreLocked(e, k)
 		g.enqueueLocked(e, k)
 	}
 	return e
@@ -253,6 +255,7 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 			e.kidsS = nil
 		}
 	}
+	g.snapReleasedLocked(e, k)
 	e.rec = e.rec.without(k)
 	e.resync[k], e.resynced[k] = false, false
 	g.stopRetriesLocked(e, k)
@@ -268,6 +271,7 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 // kind's stream and to the Trees holding the path. rec may be the current record, to emit
 // it again flagged Resync.
 func (g *engine) publishLocked(e *entry, k kind, rec *record, resync bool) {
+	g.snapDirtyLocked()
 	e.rec = rec
 	e.resynced[k] = resync
 	switch k {
@@ -396,6 +400,7 @@ func (g *engine) onTransition(t session.Transition) {
 	if t.NewSession {
 		g.forgetWatchesLocked() // the old session's watches died with it
 	}
+	g.dropRestoredLocked()
 	if t.NewSession && t.Generation > 1 {
 		g.resyncPending = true
 	}
@@ -835,7 +840,9 @@ func errKey(err error) error {
 // applyReadLocked applies a read result under the monotonic rules; it returns false when
 // the result cannot be trusted and the path must be read again.
 func (g *engine) applyReadLocked(e *entry, k kind, r readResult, seq uint64) bool {
-	resync := e.resync[k]
+	// The first read after a state restored from the snapshot file replaces it, flagged
+	// Resync, whatever the zxids: the server always wins.
+	resync := e.resync[k] || e.rec.restored(k)
 	zxid := r.stat.Mzxid
 	if k == kindChildren {
 		zxid = r.stat.Pzxid
@@ -866,7 +873,7 @@ func historyWentBack(e *entry, k kind, exists bool, czxid, zxid int64) bool {
 	if !exists {
 		return false
 	}
-	if cur := e.rec; cur.has(k) && cur.exists(k) {
+	if cur := e.rec; cur.has(k) && cur.exists(k) && !cur.restored(k) { // the file is no history
 		curC, curZ := cur.zxids(k)
 		if zxidAfter(curC, curZ, czxid, zxid) {
 			return true
@@ -909,7 +916,7 @@ func (g *engine) admitMonotonic(e *entry, k kind, exists bool, czxid, zxid int64
 	var curExists, has bool
 	var curC, curZ int64
 	var curErr error
-	if cur := e.rec; cur.has(k) {
+	if cur := e.rec; cur.has(k) && !cur.restored(k) { // a restored state is no contact
 		has, curExists, curErr = true, cur.exists(k), cur.err(k)
 		curC, curZ = cur.zxids(k)
 	}
@@ -972,7 +979,7 @@ func (g *engine) applyWrite(spath string, k kind, exists bool, data []byte, name
 		zxid = st.Pzxid
 	}
 	if v, _ := g.admit(e, k, exists, st.Czxid, zxid, nil, false, 0, false); v == emitNew {
-		g.publishLocked(e, k, e.rec.with(k, exists, data, names, st, nil), false)
+		g.publishLocked(e, k, e.rec.with(k, exists, data, names, st, nil), e.rec.restored(k))
 	}
 	e.writeMark = g.readSeq
 }

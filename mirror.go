@@ -76,6 +76,7 @@ type Mirror struct {
 	eng    *engine
 	disp   *dispatcher
 	keeper *keeper
+	snapw  *snapWriter // nil without WithSnapshotFile
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -134,6 +135,9 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 	m.disp = newDispatcher(log)
 	m.eng = newEngine(log, m.root, cfg.readConcurrency, cfg.resyncJitter)
 	m.keeper = newKeeper(m)
+	if cfg.snapshotFile != "" {
+		m.snapw = newSnapWriter(cfg.snapshotFile, m.eng, log)
+	}
 
 	auth := make([]session.Auth, len(cfg.auth))
 	for i, a := range cfg.auth {
@@ -159,6 +163,9 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 	m.sess = sess
 	m.eng.start(sess.Conn(), sess.SessionTimeout)
 	m.keeper.start()
+	if m.snapw != nil {
+		m.snapw.start()
+	}
 	sess.Start()
 	return m, nil
 }
@@ -308,6 +315,9 @@ func (m *Mirror) Close() error {
 		m.keeper.close()
 		m.wg.Wait()
 		m.eng.close()
+		if m.snapw != nil {
+			m.snapw.close() // the last write
+		}
 		m.disp.stop() // waited for below, unless this is a callback on it
 		close(m.closed)
 	})

@@ -35,6 +35,7 @@ type config struct {
 	maxDataSize     int
 	resyncJitter    float64
 	readConcurrency int
+	snapshotFile    string
 }
 
 type authCred struct {
@@ -103,6 +104,36 @@ func WithResyncJitter(fraction float64) Option {
 func WithReadConcurrency(n int) Option {
 	return func(c *config) { c.readConcurrency = n }
 }
+
+// WithSnapshotFile keeps a last-known-good copy of the mirror on disk, so that a process
+// started while ZooKeeper is unreachable still has its data. Opt-in; "" (the default)
+// disables it.
+//
+// The Mirror writes what it holds — every held path's latest data, Stat and children, and
+// the chroot — to path: atomically (a temporary file in the same directory, synced, then
+// renamed over path, and the directory synced), so a crash at any point leaves the previous
+// file or the new one; at most once a second while states change, and once more at Close.
+// Paths released shortly before Close (as deferred Close calls on handles do) are still in
+// that last write. A write that fails (a read-only directory, a full disk) is logged and
+// retried with growing delays; it never blocks the mirror.
+//
+// At Connect the file is loaded. A Node or Tree path found in it answers at once — Value,
+// Children, the first Watch snapshot, Tree.Get — with Restored=true, before any server
+// contact. The first read from a server replaces it, with Restored=false and Resync=true,
+// changed or not and whatever the zxids say: the server always wins. Tree.Synced still
+// means loaded from a server, and Tree events after it are the real differences only. The
+// file's paths that nobody holds by the first session are dropped from memory then, and
+// from the file at the next write. A missing file is normal; a file that is corrupt,
+// truncated, of a newer format or taken under another chroot is ignored with one Warn log
+// and renamed to path+".bad", never half applied.
+//
+// Security: the file holds every node the mirror can read, ACL-protected or not, in
+// clear. It is created with mode 0600: only the process's user (and root) can read it;
+// choose its directory with that in mind.
+func WithSnapshotFile(path string) Option {
+	return func(c *config) { c.snapshotFile = path }
+}
+
 
 // validate checks every option against the bounds its doc states.
 func (c *config) validate() error {

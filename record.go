@@ -34,6 +34,41 @@ const (
 	recKidsExists                      // and the node existed
 )
 
+// The restored marks: the kind's state was loaded from the snapshot file (WithSnapshotFile).
+const (
+	recDataRestored recFlags = recKidsExists << (iota + 1)
+	recKidsRestored
+)
+
+// restoredFlag is the flag marking kind k's state as loaded from the snapshot file.
+func restoredFlag(k kind) recFlags {
+	if k == kindData {
+		return recDataRestored
+	}
+	return recKidsRestored
+}
+
+// restored reports whether kind k's state was loaded from the snapshot file and no server
+// has confirmed it yet.
+func (r *record) restored(k kind) bool {
+	return r.has(k) && r.flags&restoredFlag(k) != 0
+}
+
+// withKindOf returns r with kind k's state, restored mark included, taken from src, which
+// must have it.
+func (r *record) withKindOf(k kind, src *record) *record {
+	var data []byte
+	var names []string
+	if k == kindData {
+		data = src.data
+	} else {
+		names = src.names
+	}
+	n := r.with(k, src.exists(k), data, names, src.stat(k), src.err(k))
+	n.flags |= src.flags & restoredFlag(k)
+	return n
+}
+
 func (r *record) has(k kind) bool {
 	if r == nil {
 		return false
@@ -94,7 +129,7 @@ func (r *record) zxids(k kind) (czxid, zxid int64) {
 
 // value is the data kind's snapshot; the record must have it.
 func (r *record) value(path string) Value {
-	return Value{Path: path, Data: r.data, Stat: r.stat(kindData), Exists: r.exists(kindData), Err: r.err(kindData)}
+	return Value{Path: path, Data: r.data, Stat: r.stat(kindData), Exists: r.exists(kindData), Restored: r.restored(kindData), Err: r.err(kindData)}
 }
 
 // children is the children kind's snapshot; the record must have it.
@@ -103,7 +138,7 @@ func (r *record) children(path string) Children {
 	if names == nil && r.exists(kindChildren) {
 		names = []string{}
 	}
-	return Children{Path: path, Names: names, Stat: r.stat(kindChildren), Exists: r.exists(kindChildren), Err: r.err(kindChildren)}
+	return Children{Path: path, Names: names, Stat: r.stat(kindChildren), Exists: r.exists(kindChildren), Restored: r.restored(kindChildren), Err: r.err(kindChildren)}
 }
 
 // with returns a record holding a new state of kind k and the old state of the other kind.
@@ -131,7 +166,15 @@ func (r *record) with(k kind, exists bool, data []byte, names []string, st Stat,
 		}
 		kHas, kEx, kNames, kStat, kErr = true, exists, names, st, err
 	}
-	return makeRecord(dHas, dEx, dData, dStat, dErr, kHas, kEx, kNames, kStat, kErr)
+	n := makeRecord(dHas, dEx, dData, dStat, dErr, kHas, kEx, kNames, kStat, kErr)
+	if r != nil { // the other kind keeps its restored mark
+		if k == kindData {
+			n.flags |= r.flags & restoredFlag(kindChildren)
+		} else {
+			n.flags |= r.flags & restoredFlag(kindData)
+		}
+	}
+	return n
 }
 
 // without returns the record with kind k forgotten, nil when no kind is left.
@@ -148,13 +191,13 @@ func (r *record) without(k kind) *record {
 	}
 	n := &record{}
 	if other == kindData {
-		*n = record{data: r.data, flags: r.flags & (recHasData | recDataExists)}
+		*n = record{data: r.data, flags: r.flags & (recHasData | recDataExists | recDataRestored)}
 		n.setMainStat(r.stat(kindData))
 		if e := r.err(kindData); e != nil {
 			n.aux = &recordAux{dErr: e}
 		}
 	} else {
-		*n = record{names: r.names, flags: r.flags & (recHasKids | recKidsExists)}
+		*n = record{names: r.names, flags: r.flags & (recHasKids | recKidsExists | recKidsRestored)}
 		n.setMainStat(r.stat(kindChildren))
 		if e := r.err(kindChildren); e != nil {
 			n.aux = &recordAux{kErr: e}

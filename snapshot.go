@@ -36,26 +36,31 @@ func statFrom(s *zk.Stat) Stat {
 // a conflated snapshot any of whose skipped predecessors had it. Err is set when the last
 // read of the path failed for a reason other than absence (ErrNoAuth, for instance); the
 // stream goes on and recovers when the cause does. A snapshot whose only change is Err
-// carries the same zxids as the one before it. Data is shared by every receiver of
-// the snapshot and must not be modified.
+// carries the same zxids as the one before it. Restored is set while the snapshot is the
+// state loaded from the snapshot file (WithSnapshotFile) and no server has confirmed it
+// yet; the first read from a server replaces it with Restored=false and Resync=true,
+// changed or not, whatever its zxids. Data is shared by every receiver of the snapshot and
+// must not be modified.
 type Value struct {
-	Path   string
-	Data   []byte
-	Stat   Stat
-	Exists bool
-	Resync bool
-	Err    error
+	Path     string
+	Data     []byte
+	Stat     Stat
+	Exists   bool
+	Resync   bool
+	Restored bool
+	Err      error
 }
 
 // Children is one snapshot of a node's child names, sorted. The same rules as for Value hold.
 // Names is shared by every receiver of the snapshot and must not be modified.
 type Children struct {
-	Path   string
-	Names  []string
-	Stat   Stat
-	Exists bool
-	Resync bool
-	Err    error
+	Path     string
+	Names    []string
+	Stat     Stat
+	Exists   bool
+	Resync   bool
+	Restored bool
+	Err      error
 }
 
 // conflate is how a snapshot replaces an unread one in a mailbox: the newer wins and the

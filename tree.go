@@ -274,7 +274,7 @@ func (t *Tree) removeLocked(sp string) {
 		if !n.flags.is(tHolds, k) {
 			continue
 		}
-		if !n.flags.is(tContact, k) && !t.isSynced {
+		if (!n.flags.is(tContact, k) || n.rec.restored(k)) && !t.isSynced {
 			t.pendingInit--
 		}
 		if n.flags.is(tResync, k) {
@@ -296,13 +296,15 @@ func (t *Tree) releaseNodeLocked(sp string, n tnode) {
 	}
 }
 
-func (t *Tree) contactLocked(n *tnode, k kind, resync bool) {
-	first := !n.flags.is(tContact, k)
-	if first {
-		n.flags.set(tContact, k, true)
-		if !t.isSynced {
-			t.pendingInit--
-		}
+func (t *Tree) contactLocked(n *tnode, k kind, resync bool, rec *record) {
+	// A state restored from the snapshot file is shown, but it is no contact with a server.
+	first := !n.flags.is(tContact, k) || n.rec.restored(k)
+	n.flags.set(tContact, k, true)
+	if rec.restored(k) {
+		return
+	}
+	if first && !t.isSynced {
+		t.pendingInit--
 	}
 	if n.flags.is(tResync, k) && (resync || first) {
 		n.flags.set(tResync, k, false)
@@ -330,7 +332,7 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	if !ok || !n.flags.is(tHolds, k) || t.closed {
 		return
 	}
-	t.contactLocked(&n, k, resync)
+	t.contactLocked(&n, k, resync, rec)
 	// Keep only the kinds the Tree holds: the other may be mirrored for someone else, and
 	// a record of it would outlive its changes here.
 	for o := range kind(2) {

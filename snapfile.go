@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -564,6 +565,8 @@ type snapWriter struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	buf  []byte
+
+	writes atomic.Int64 // files written, for tests
 }
 
 // newSnapWriter loads the file into the engine, which must not have started.
@@ -651,5 +654,6 @@ func (w *snapWriter) write(final bool) error {
 		w.log.Warn("snapshot file not written; retrying", "file", w.path, "err", err)
 		return err
 	}
+	w.writes.Add(1)
 	return nil
 }

@@ -193,7 +193,11 @@ func decodeSnapshot(b []byte, root string) (map[string]*record, error) {
 	case crc32.Checksum(body, snapCRC) != sum:
 		return nil, errSnapCRC
 	}
-	r := snapReader{b: body}
+	// Data and names are slices of one copy of the body, so that a large tree costs a few
+	// allocations per node; the restored records, which hold them, are replaced by the
+	// server's states at the first session.
+	arena := slices.Clone(body)
+	r := snapReader{b: arena, s: string(arena)}
 	if got := r.str(); r.err == nil && got != root {
 		return nil, fmt.Errorf("%w %q, not %q", errSnapChroot, got, root)
 	}
@@ -240,6 +244,7 @@ func decodeSnapshot(b []byte, root string) (map[string]*record, error) {
 // snapReader decodes a snapshot body; the first error sticks.
 type snapReader struct {
 	b   []byte
+	s   string // the same bytes as b
 	off int
 	err error
 }
@@ -284,21 +289,30 @@ func (r *snapReader) int32() int32 {
 	return int32(v)
 }
 
-func (r *snapReader) bytes() []byte {
+// span reads a length and returns the bounds of that many bytes.
+func (r *snapReader) span() (int, int) {
 	n := r.uvarint()
 	if r.err != nil {
-		return nil
+		return 0, 0
 	}
 	if n > uint64(len(r.b)-r.off) {
 		r.fail("length")
-		return nil
+		return 0, 0
 	}
-	b := r.b[r.off : r.off+int(n)]
+	i := r.off
 	r.off += int(n)
-	return b
+	return i, r.off
 }
 
-func (r *snapReader) str() string { return string(r.bytes()) }
+func (r *snapReader) bytes() []byte {
+	i, j := r.span()
+	return r.b[i:j:j]
+}
+
+func (r *snapReader) str() string {
+	i, j := r.span()
+	return r.s[i:j]
+}
 
 func (r *snapReader) stat() Stat {
 	return Stat{
@@ -325,49 +339,45 @@ func (r *snapReader) node() *record {
 		r.fail("node flags")
 		return nil
 	}
-	var rec *record
-	var dstat Stat
-	if f&snapHasData != 0 {
-		var data []byte
-		if f&snapDataExists != 0 {
-			dstat = r.stat()
-			data = slices.Clone(r.bytes())
-			if data == nil {
-				data = []byte{}
-			}
-		}
-		rec = rec.with(kindData, f&snapDataExists != 0, data, nil, dstat, nil)
-		rec.flags |= recDataRestored
+	var data []byte
+	var names []string
+	var dstat, kstat Stat
+	if f&snapDataExists != 0 {
+		dstat = r.stat()
+		data = r.bytes()
 	}
-	if f&snapHasKids != 0 {
-		var names []string
-		var kstat Stat
-		if f&snapKidsExists != 0 {
-			kstat = dstat
-			if f&snapKidsSameStat == 0 {
-				kstat = r.stat()
-			}
-			n := r.uvarint()
-			if r.err == nil && n > uint64(len(r.b)-r.off) {
-				r.fail("name count")
-			}
+	if f&snapKidsExists != 0 {
+		kstat = dstat
+		if f&snapKidsSameStat == 0 {
+			kstat = r.stat()
+		}
+		n := r.uvarint()
+		if r.err == nil && n > uint64(len(r.b)-r.off) {
+			r.fail("name count")
+		}
+		if r.err != nil {
+			return nil
+		}
+		if n > 0 {
+			names = make([]string, 0, n)
+		}
+		for range n {
+			name := r.str()
 			if r.err != nil {
 				return nil
 			}
-			names = make([]string, 0, n)
-			for range n {
-				name := r.str()
-				if r.err != nil {
-					return nil
-				}
-				if name == "" || strings.IndexByte(name, '/') >= 0 || (len(names) > 0 && name <= names[len(names)-1]) {
-					r.fail("child name")
-					return nil
-				}
-				names = append(names, name)
+			if name == "" || strings.IndexByte(name, '/') >= 0 || (len(names) > 0 && name <= names[len(names)-1]) {
+				r.fail("child name")
+				return nil
 			}
+			names = append(names, name)
 		}
-		rec = rec.with(kindChildren, f&snapKidsExists != 0, nil, names, kstat, nil)
+	}
+	rec := makeRecord(f&snapHasData != 0, f&snapDataExists != 0, data, dstat, nil, f&snapHasKids != 0, f&snapKidsExists != 0, names, kstat, nil)
+	if f&snapHasData != 0 {
+		rec.flags |= recDataRestored
+	}
+	if f&snapHasKids != 0 {
 		rec.flags |= recKidsRestored
 	}
 	if r.err != nil {

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -232,4 +233,55 @@ func sealed(b []byte) []byte {
 	copy(h, snapMagic)
 	binary.LittleEndian.PutUint32(h[len(snapMagic):], snapVersion)
 	return reseal(append(h, b...))
+}
+
+// benchItems is a tree of n nodes with 100-byte data, as the bench program's memory
+// scenario mirrors it.
+func benchItems(n int) []snapItem {
+	var none *record
+	names := make([]string, n)
+	items := make([]snapItem, 0, n+1)
+	for i := range n {
+		names[i] = "n" + strings.Repeat("0", 6-len(itoa(i))) + itoa(i)
+	}
+	st := testStat(1)
+	items = append(items, snapItem{"/zkmirror-bench/memory", none.with(kindData, true, nil, nil, st, nil).with(kindChildren, true, nil, names, st, nil)})
+	data := bytes.Repeat([]byte("d"), 100)
+	for i, nm := range names {
+		st := testStat(int64(1000 + i))
+		items = append(items, snapItem{"/zkmirror-bench/memory/" + nm, none.with(kindData, true, data, nil, st, nil).with(kindChildren, true, nil, nil, st, nil)})
+	}
+	return items
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func BenchmarkSnapshotEncode100k(b *testing.B) {
+	items := benchItems(100_000)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = encodeSnapshot(buf, "", items)
+	}
+	b.ReportMetric(float64(len(buf)), "file-bytes")
+}
+
+func BenchmarkSnapshotDecode100k(b *testing.B) {
+	file := encodeSnapshot(nil, "", benchItems(100_000))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeSnapshot(file, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSnapshotWrite100k(b *testing.B) {
+	file := encodeSnapshot(nil, "", benchItems(100_000))
+	path := b.TempDir() + "/bench.snap"
+	for b.Loop() {
+		if err := writeSnapshotFile(path, file); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -134,7 +134,7 @@ type tnode struct {
 	flags tflags
 }
 
-type tflags uint8
+type tflags uint16
 
 // Per kind, the flag for the children kind is the data kind's shifted left by one.
 const (
@@ -145,6 +145,10 @@ const (
 	tResync // the data kind's re-read is awaited by a resync
 	_
 	tPresent // the node exists, as far as the Tree is concerned
+	// tRestored: the data kind shows the state restored from the snapshot file; it has had
+	// no contact with a server yet.
+	tRestored
+	_
 )
 
 func (f tflags) is(flag tflags, k kind) bool { return f&(flag<<k) != 0 }
@@ -274,7 +278,7 @@ func (t *Tree) removeLocked(sp string) {
 		if !n.flags.is(tHolds, k) {
 			continue
 		}
-		if (!n.flags.is(tContact, k) || n.rec.restored(k)) && !t.isSynced {
+		if (!n.flags.is(tContact, k) || n.flags.is(tRestored, k)) && !t.isSynced {
 			t.pendingInit--
 		}
 		if n.flags.is(tResync, k) {
@@ -298,8 +302,9 @@ func (t *Tree) releaseNodeLocked(sp string, n tnode) {
 
 func (t *Tree) contactLocked(n *tnode, k kind, resync bool, rec *record) {
 	// A state restored from the snapshot file is shown, but it is no contact with a server.
-	first := !n.flags.is(tContact, k) || n.rec.restored(k)
+	first := !n.flags.is(tContact, k) || n.flags.is(tRestored, k)
 	n.flags.set(tContact, k, true)
+	n.flags.set(tRestored, k, rec.restored(k))
 	if rec.restored(k) {
 		return
 	}
@@ -439,6 +444,9 @@ func (t *Tree) changed(prev, rec *record) bool {
 	nc, nz := rec.zxids(k)
 	if pc != nc || pz != nz {
 		return true
+	}
+	if k == kindData && prev.restored(k) && !rec.restored(k) && !bytes.Equal(prev.data, rec.data) {
+		return true // the file's history may not be the server's
 	}
 	return errKey(visibleErr(prev, t.cfg.namesOnly)) != errKey(visibleErr(rec, t.cfg.namesOnly))
 }

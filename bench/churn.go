@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -106,7 +108,15 @@ func runChurn(e *env) error {
 	}
 	round := 0
 
-	err := e.repeat(scn, "", []string{"mirror", "raw"}, 5, func(ctx context.Context, side string, r rep) error {
+	// mirror+file: the mirror with WithSnapshotFile, writing the 1,000 nodes' states at
+	// most once a second while they churn.
+	dir, err := os.MkdirTemp("", "zkmirror-bench-churn-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	err = e.repeat(scn, "", []string{"mirror", "raw", "mirror+file"}, 5, func(ctx context.Context, side string, r rep) error {
 		round++
 		chk := newChurnCheck(n)
 		var wg sync.WaitGroup
@@ -114,8 +124,12 @@ func runChurn(e *env) error {
 		var nodes []*zkmirror.Node
 		var reads func() int64 // reads the observer has issued so far
 		switch side {
-		case "mirror":
-			m, err := connectMirror(ctx, e.servers)
+		case "mirror", "mirror+file":
+			var opts []zkmirror.Option
+			if side == "mirror+file" {
+				opts = append(opts, zkmirror.WithSnapshotFile(filepath.Join(dir, "churn.snap")))
+			}
+			m, err := connectMirror(ctx, e.servers, opts...)
 			if err != nil {
 				return err
 			}
@@ -262,5 +276,8 @@ func runChurn(e *env) error {
 	e.rec.summarize(scn, "", "mirror", "raw", "reads/write", "observer reads per write", "x", nil, "")
 	tg := valueEquals(1, "bool")
 	e.rec.summarize(scn, "", "mirror", "raw", "final matches", "final state equals server", "bool", &tg, "")
+	e.rec.summarize(scn, "", "mirror+file", "mirror", "lag", label+" lag, snapshot file on / off", "s", nil, "")
+	e.rec.summarize(scn, "", "mirror+file", "mirror", "writes/s", "writes/s while observed, snapshot file on / off", "1/s", nil, "")
+	e.rec.summarize(scn, "", "mirror+file", "", "final matches", "final state equals server, snapshot file on", "bool", &tg, "")
 	return nil
 }

@@ -83,6 +83,14 @@
 // node). Raw: a map of path → data, Stat and child names, with GetW and ChildrenW on every
 // node. Target ≤ 1.25. The nodes are created once per run with pipelined Multi batches.
 //
+// snapshot: the snapshot file (WithSnapshotFile) of the memory scenario's 100,000 nodes as a
+// Tree. Load: from Connect with no server reachable to the Tree holding every node from the
+// file, against the same Tree loaded from the server (Connect, session, Tree.Synced) in the
+// same repetition. Also the file's size and bytes per node, and the Close of a Mirror with
+// the option (which writes the file if anything changed since its last write) against one
+// without. In churn, side mirror+file is the mirror with the option on, compared with the
+// mirror without it. No targets.
+//
 // herd: 100 Mirrors in one process, each mirroring the same 200 paths (Node handles with
 // AddValueWatcher), connected to a 3-server ensemble through one zktest.Proxy per server.
 // The proxies are blackholed and every server is stopped, for longer than the session timeout
@@ -196,6 +204,7 @@ var scenarios = []scenario{
 	{"resync", runResync},
 	{"churn", runChurn},
 	{"memory", runMemory},
+	{"snapshot", runSnapshot},
 	{"herd", runHerd},
 }
 

@@ -541,3 +541,89 @@ func TestSnapshotWritesDebounced(t *testing.T) {
 	}
 	t.Logf("%d writes for %d changes in %v", writes, sets, elapsed)
 }
+
+// TestSnapshotTreeAfterRestore: a Tree restored from the file turns the server's first
+// answers into events for the real differences only — a node whose data differs at the
+// same zxids included — and is synced only then.
+func TestSnapshotTreeAfterRestore(t *testing.T) {
+	leaktest.Check(t)
+	file := snapshotFile(t)
+	p := uniquePath(t)
+	raw := rawClient(t)
+	mustCreate(t, raw, p, "root")
+	for _, c := range []string{"a", "b", "d"} {
+		mustCreate(t, raw, p+"/"+c, c)
+	}
+	stat := func(path string) zkmirror.Stat {
+		_, s, err := raw.Get(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return zkmirror.Stat{Czxid: s.Czxid, Mzxid: s.Mzxid, Pzxid: s.Pzxid, Ctime: s.Ctime, Mtime: s.Mtime,
+			EphemeralOwner: s.EphemeralOwner, Version: s.Version, Cversion: s.Cversion, Aversion: s.Aversion,
+			DataLength: s.DataLength, NumChildren: s.NumChildren}
+	}
+	if err := zkmirror.WriteSnapshot(file, "", []zkmirror.SnapshotNode{
+		{Path: p, Data: []byte("root"), Names: []string{"a", "b", "c"}, Stat: stat(p)},
+		{Path: p + "/a", Data: []byte("a"), Stat: stat(p + "/a")},
+		{Path: p + "/b", Data: []byte("other history"), Stat: stat(p + "/b")}, // same zxids, other data
+		{Path: p + "/c", Data: []byte("c"), Stat: zkmirror.Stat{Czxid: 1, Mzxid: 1}}, // gone from the server
+	}); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newProxy(t, zkc.Addrs()[0])
+	proxy.Blackhole(0)
+	m := connectTo(t, []string{proxy.Addr()}, zkmirror.WithSnapshotFile(file), zkmirror.WithSessionTimeout(2*time.Second))
+	tr, err := m.Tree(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	events := tr.Events(ctxT(t, 30*time.Second))
+	if v, ok := tr.Get(p + "/c"); !ok || !v.Restored {
+		t.Fatalf("restored c: %+v %v", v, ok)
+	}
+	if _, ok := tr.Get(p + "/d"); ok {
+		t.Fatal("d is not in the file")
+	}
+	proxy.Restore()
+	if err := tr.Synced(ctxT(t, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Set(p+"/d", []byte("end"), -1); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]zkmirror.TreeEvent{}
+	for {
+		ev := recv(t, events, 20*time.Second)
+		if _, dup := got[ev.Path]; dup && ev.Path != p+"/d" {
+			t.Fatalf("two events for %s: %+v and %+v", ev.Path, got[ev.Path], ev)
+		}
+		got[ev.Path] = ev
+		if ev.Path == p+"/d" && string(ev.Value.Data) == "end" {
+			break
+		}
+	}
+	if ev, ok := got[p+"/b"]; !ok || ev.Type != zkmirror.EventChanged || string(ev.Value.Data) != "b" || ev.Value.Restored || !ev.Resync {
+		t.Errorf("b: %+v %v", ev, ok)
+	}
+	if ev, ok := got[p+"/c"]; !ok || ev.Type != zkmirror.EventDeleted {
+		t.Errorf("c: %+v %v", ev, ok)
+	}
+	if ev, ok := got[p+"/d"]; !ok || (ev.Type != zkmirror.EventCreated && ev.Type != zkmirror.EventChanged) {
+		t.Errorf("d: %+v %v", ev, ok)
+	}
+	for _, q := range []string{p, p + "/a"} {
+		if ev, ok := got[q]; ok {
+			t.Errorf("event for unchanged %s: %+v", q, ev)
+		}
+	}
+	if kids, ok := tr.Children(p); !ok || !slices.Equal(kids, []string{"a", "b", "d"}) {
+		t.Errorf("children %q", kids)
+	}
+	for _, q := range []string{p, p + "/a", p + "/b", p + "/d"} {
+		if v, ok := tr.Get(q); !ok || v.Restored {
+			t.Errorf("%s after sync: %+v %v", q, v, ok)
+		}
+	}
+}

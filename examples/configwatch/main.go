@@ -16,6 +16,18 @@
 //	config: {Greeting:hello Workers:2 Debug:false} version 0
 //	config: {Greeting:hello Workers:4 Debug:false} version 1
 //
+// With -snapshot FILE the mirror keeps its last-known-good state in FILE (mode 0600; it
+// holds the node's data in clear), so that a start while ZooKeeper is unreachable still
+// has a configuration:
+//
+//	go run ./examples/configwatch -servers 127.0.0.1:2181 -snapshot /var/tmp/config.snap
+//
+// prints, when no server answers,
+//
+//	config: {Greeting:hello Workers:4 Debug:false} version 1 (from the snapshot file)
+//
+// and, once a server answers, its state flagged " (resync)".
+//
 // and ends cleanly on Ctrl-C (SIGINT) or SIGTERM.
 package main
 
@@ -56,6 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	servers := fs.String("servers", "127.0.0.1:2181", "ZooKeeper servers, comma-separated host:port")
 	path := fs.String("path", "/demo/config", "the configuration node (JSON)")
 	quiet := fs.Duration("debounce", 200*time.Millisecond, "report a state once it has held this long (0: every state)")
+	snapshot := fs.String("snapshot", "", "keep the last-known-good state in this file and start from it (it holds the data in clear, mode 0600)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,7 +78,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// Connect returns at once and connects in the background: the first state is printed
 	// once ZooKeeper has answered.
-	m, err := zkmirror.Connect(strings.Split(*servers, ","))
+	var opts []zkmirror.Option
+	if *snapshot != "" {
+		opts = append(opts, zkmirror.WithSnapshotFile(*snapshot))
+	}
+	m, err := zkmirror.Connect(strings.Split(*servers, ","), opts...)
 	if err != nil {
 		return err
 	}

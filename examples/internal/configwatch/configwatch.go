@@ -30,7 +30,10 @@ type Update struct {
 	Exists  bool   // false: the node does not exist
 	Version int32  // the node's data version (0 when created, +1 per write)
 	Resync  bool   // this state was re-read after the ZooKeeper session expired
-	Err     error  // the data is not valid JSON for Config, or the node could not be read
+	// Restored: this state comes from the snapshot file (zkmirror.WithSnapshotFile) and no
+	// server has confirmed it yet.
+	Restored bool
+	Err      error // the data is not valid JSON for Config, or the node could not be read
 }
 
 // String is the line the example prints for the update:
@@ -39,7 +42,8 @@ type Update struct {
 //	config: missing
 //	config: invalid (version 4): operators: decoding JSON of /demo/config: ...
 //
-// with " (resync)" appended to a state re-read after a session expiry.
+// with " (resync)" appended to a state re-read after a session expiry, and " (from the
+// snapshot file)" to a state loaded from disk that no server has confirmed yet.
 func (u Update) String() string {
 	var s string
 	switch {
@@ -54,6 +58,9 @@ func (u Update) String() string {
 	}
 	if u.Resync {
 		s += " (resync)"
+	}
+	if u.Restored {
+		s += " (from the snapshot file)"
 	}
 	return s
 }
@@ -82,12 +89,13 @@ func Watch(ctx context.Context, m *zkmirror.Mirror, path string, quiet time.Dura
 	}
 	for d := range operators.DecodeJSON[Config](ctx, snapshots) {
 		report(Update{
-			Path:    d.Snapshot.Path,
-			Config:  d.Value,
-			Exists:  d.Exists,
-			Version: d.Snapshot.Stat.Version,
-			Resync:  d.Snapshot.Resync,
-			Err:     d.Err,
+			Path:     d.Snapshot.Path,
+			Config:   d.Value,
+			Exists:   d.Exists,
+			Version:  d.Snapshot.Stat.Version,
+			Resync:   d.Snapshot.Resync,
+			Restored: d.Snapshot.Restored,
+			Err:      d.Err,
 		})
 	}
 	if ctx.Err() != nil {

@@ -62,3 +62,4 @@ bench: zk
 
 fuzz: zk
 	$(GO) test -run '^$$' -fuzz FuzzValidatePath -fuzztime 30s .
+	$(GO) test -run '^$$' -fuzz FuzzSnapshotDecode -fuzztime 30s .

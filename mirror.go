@@ -53,6 +53,10 @@
 //   - Close returns only after every goroutine of the Mirror, and of its go-zookeeper
 //     connection, has ended. Called from a watcher callback, it closes without waiting for
 //     the dispatcher it runs on, which ends as soon as the callback returns.
+//   - Snapshot file (WithSnapshotFile, opt-in). A path found in the file answers at once,
+//     before any server contact, with Restored=true; the first read from a server replaces
+//     it with Restored=false and Resync=true, changed or not, whatever the zxids say.
+//     Tree.Synced still means loaded from a server. A bad file is ignored whole.
 package zkmirror
 
 import (

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -450,7 +451,10 @@ func writeSnapshotFile(path string, data []byte) (err error) {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
+		return err // some file systems cannot sync a directory; the rename is done
+	}
+	return nil
 }
 
 // snapState is the engine's side of the snapshot file, guarded by the engine's lock.

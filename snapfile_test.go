@@ -566,7 +566,7 @@ func TestSnapshotTreeAfterRestore(t *testing.T) {
 	if err := zkmirror.WriteSnapshot(file, "", []zkmirror.SnapshotNode{
 		{Path: p, Data: []byte("root"), Names: []string{"a", "b", "c"}, Stat: stat(p)},
 		{Path: p + "/a", Data: []byte("a"), Stat: stat(p + "/a")},
-		{Path: p + "/b", Data: []byte("other history"), Stat: stat(p + "/b")}, // same zxids, other data
+		{Path: p + "/b", Data: []byte("other history"), Stat: stat(p + "/b")},        // same zxids, other data
 		{Path: p + "/c", Data: []byte("c"), Stat: zkmirror.Stat{Czxid: 1, Mzxid: 1}}, // gone from the server
 	}); err != nil {
 		t.Fatal(err)

@@ -135,7 +135,6 @@ func WithSnapshotFile(path string) Option {
 	return func(c *config) { c.snapshotFile = path }
 }
 
-
 // validate checks every option against the bounds its doc states.
 func (c *config) validate() error {
 	bad := func(format string, args ...any) error {

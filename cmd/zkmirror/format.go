@@ -49,11 +49,12 @@ type record struct {
 	Nodes      *int      `json:"nodes,omitempty"`       // tree "synced": the number of nodes
 	Stat       *statJSON `json:"stat,omitempty"`
 	Resync     bool      `json:"resync,omitempty"`
+	Restored   bool      `json:"restored,omitempty"` // from the -snapshot file, not yet confirmed by a server
 	Error      string    `json:"error,omitempty"`
 }
 
 func valueRecord(v zkmirror.Value) record {
-	r := record{Path: v.Path, Exists: v.Exists, Resync: v.Resync}
+	r := record{Path: v.Path, Exists: v.Exists, Resync: v.Resync, Restored: v.Restored}
 	if v.Err != nil {
 		r.Error = v.Err.Error()
 	}
@@ -70,7 +71,7 @@ func valueRecord(v zkmirror.Value) record {
 }
 
 func childrenRecord(c zkmirror.Children) record {
-	r := record{Path: c.Path, Exists: c.Exists, Resync: c.Resync}
+	r := record{Path: c.Path, Exists: c.Exists, Resync: c.Resync, Restored: c.Restored}
 	if c.Err != nil {
 		r.Error = c.Err.Error()
 	}
@@ -133,6 +134,9 @@ func valueLine(v zkmirror.Value) string {
 	if v.Resync {
 		s += " [resync]"
 	}
+	if v.Restored {
+		s += " [restored]"
+	}
 	return s
 }
 
@@ -153,6 +157,9 @@ func childrenLine(c zkmirror.Children) string {
 	}
 	if c.Resync {
 		s += " [resync]"
+	}
+	if c.Restored {
+		s += " [restored]"
 	}
 	return s
 }

@@ -102,6 +102,7 @@ type options struct {
 	debounce  time.Duration
 	timeout   time.Duration
 	verbose   bool
+	snapshot  string // -snapshot FILE: serve the last-known-good state while no server answers
 }
 
 // cli is one run of the command: its options, where it writes, and the handle its command
@@ -137,6 +138,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := []zkmirror.Option{zkmirror.WithDialer(d.dial)}
 	if o.chroot != "" {
 		opts = append(opts, zkmirror.WithChroot(o.chroot))
+	}
+	if o.snapshot != "" {
+		opts = append(opts, zkmirror.WithSnapshotFile(o.snapshot))
 	}
 	m, err := zkmirror.Connect(o.servers, opts...)
 	if err != nil {
@@ -187,6 +191,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zkmirror: %v\n", err)
 		return exitRuntime
 	}
+}
+
+// restored reports whether the command's handle holds its path's state from the -snapshot
+// file, unconfirmed by a server.
+func (c *cli) restored() bool {
+	if c.snapshot == "" {
+		return false
+	}
+	if c.tree != nil {
+		v, ok := c.tree.Get(c.path)
+		return ok && v.Restored
+	}
+	now, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	if c.children {
+		k, err := c.node.Children(now)
+		return err == nil && k.Restored
+	}
+	v, err := c.node.Value(now)
+	return (err == nil || errors.Is(err, zkmirror.ErrNoNode)) && v.Restored
 }
 
 // open makes the handle the command uses, which checks the path.
@@ -246,6 +270,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.debounce, "debounce", 0, "watch: print a state once it has held this long; tree: print changes at most this often")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper to answer first")
 	fs.BoolVar(&o.verbose, "v", false, "also show the connection being made, and failed attempts, on stderr")
+	fs.StringVar(&o.snapshot, "snapshot", "", "keep what is mirrored in `FILE` (mode 0600) and, while no server answers, start from it: such states are marked [restored] (\"restored\": true in -json)")
 
 	var pos []string
 	for {
@@ -361,6 +386,8 @@ func showStates(states <-chan zkmirror.State, servers string, verbose bool, w io
 // firstContact waits up to the timeout for a session, then for wait, which returns once
 // ZooKeeper has answered for the path, and turns a timeout into a clear message.
 func (c *cli) firstContact(ctx context.Context, wait func(context.Context) error) error {
+	// With -snapshot and no server answering within -timeout, the command goes on from the
+	// state the snapshot file holds for its path, if it holds any.
 	tctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	err := c.m.WaitConnected(tctx)
@@ -372,6 +399,16 @@ func (c *cli) firstContact(ctx context.Context, wait func(context.Context) error
 		return nil
 	case errors.Is(err, zkmirror.ErrTimeout) && ctx.Err() != nil:
 		return errInterrupted
+	case errors.Is(err, zkmirror.ErrTimeout) && c.m.State() != zkmirror.StateConnected && c.restored():
+		// -snapshot: the last-known-good state, marked as such, until a server answers.
+		fmt.Fprintf(c.stderr, "zkmirror: %v; %s as the snapshot file %s has it\n",
+			c.dial.noAnswer(c.servers, c.timeout), c.path, c.snapshot)
+		if c.tree != nil {
+			return nil // Synced means synced with a server: the tree goes on from the file
+		}
+		now, cancel := context.WithTimeout(ctx, time.Second) // answered from the file at once
+		defer cancel()
+		return wait(now)
 	case errors.Is(err, zkmirror.ErrTimeout) && c.m.State() != zkmirror.StateConnected:
 		return c.dial.noAnswer(c.servers, c.timeout)
 	case errors.Is(err, zkmirror.ErrTimeout):

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -602,5 +604,50 @@ func TestTreeDebounce(t *testing.T) {
 	// the burst ended, hence up to two.)
 	if n := strings.Count(stdout.String(), p+"/n"); n > 2 {
 		t.Fatalf("%d lines about %s/n for 4 writes during a pause, want at most 2:\n%s", n, p, stdout.String())
+	}
+}
+
+// TestSnapshotFlag: with -snapshot, what a run mirrored is kept in the file, and a later run
+// that no server answers shows it, marked restored, instead of failing.
+func TestSnapshotFlag(t *testing.T) {
+	leaktest.Check(t)
+	p := progtest.UniquePath(t)
+	create(t, rawClient(t), p, "kept")
+	file := filepath.Join(t.TempDir(), "mirror.snap")
+	code, stdout, stderr := runCmd(t, "-servers", servers(), "-snapshot", file, "get", p)
+	if code != 0 || !strings.HasPrefix(stdout, "kept\n") {
+		t.Fatalf("with a server: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("snapshot file: %v %v", st, err)
+	}
+
+	dead := deadAddr(t)
+	code, stdout, stderr = runCmd(t, "-servers", dead, "-snapshot", file, "-timeout", "1s", "-json", "get", p)
+	if code != 0 || !strings.Contains(stdout, `"data":"kept"`) || !strings.Contains(stdout, `"restored":true`) {
+		t.Fatalf("no server, -json: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "as the snapshot file "+file+" has it") {
+		t.Fatalf("no server: stderr does not say the state is the file's:\n%s", stderr)
+	}
+	var out, errOut progtest.Output
+	stop := background(t, &out, &errOut, "-servers", dead, "-snapshot", file, "-timeout", "1s", "watch", p)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), p+": kept (version 0) [restored]") {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch with no server: stdout %q, stderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+
+	// Without -snapshot, or with a file that does not hold the path, no server is a failure.
+	code, _, _ = runCmd(t, "-servers", dead, "-timeout", "1s", "get", p)
+	if code != 1 {
+		t.Fatalf("no server, no snapshot: exit %d, want 1", code)
+	}
+	code, _, _ = runCmd(t, "-servers", dead, "-snapshot", file, "-timeout", "1s", "get", p+"-other")
+	if code != 1 {
+		t.Fatalf("no server, path not in the snapshot: exit %d, want 1", code)
 	}
 }

@@ -2,6 +2,8 @@ package zkmirror_test
 
 import (
 	"errors"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +202,112 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestRestoredFromOlderBackup: the server is restored from a backup taken while the mirror's
+// session was alive, so the restored server knows that session but not what the mirror saw
+// after the backup. It refuses the handshake (the mirror has seen a newer zxid); the session
+// then starts afresh rather than taking back the old one, and the resync brings the mirror
+// back to the restored history.
+func TestRestoredFromOlderBackup(t *testing.T) {
+	leaktest.Check(t)
+	c, err := zktest.StartStandalone(zktest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := c.Servers[0]
+	raw, closeRaw := rawConnTo(t, c.Addrs())
+	for _, n := range []struct{ path, data string }{{"/r", ""}, {"/r/a", "at-backup"}} {
+		if _, err := raw.Create(n.path, []byte(n.data), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeRaw()
+
+	var logs lockedBuffer
+	m := connectTo(t, c.Addrs(), zkmirror.WithSessionTimeout(2*time.Second), zkmirror.WithLogger(newLogger(&logs)))
+	a := mustNode(t, m, "/r/a")
+	ctx := ctxT(t, 90*time.Second)
+	tree, err := m.Tree("/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	if err := tree.Synced(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The backup, taken with the mirror's session alive.
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Backup(backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Life goes on after the backup, and the mirror sees it.
+	raw, closeRaw = rawConnTo(t, c.Addrs())
+	if _, err := raw.Create("/r/b", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := raw.Set("/r/a", []byte("after-backup-"+strconv.Itoa(i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeRaw()
+	waitUntil(t, 20*time.Second, func() error {
+		if v, _ := a.Value(ctx); string(v.Data) != "after-backup-49" {
+			return errors.New("node: " + string(v.Data))
+		}
+		if _, ok := tree.Get("/r/b"); !ok {
+			return errors.New("no /r/b in the tree")
+		}
+		return nil
+	})
+
+	// The restore.
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Restore(backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, closeFresh := rawConnTo(t, c.Addrs())
+	defer closeFresh()
+	waitUntil(t, 40*time.Second, func() error {
+		data, st, err := fresh.Get("/r/a")
+		if err != nil {
+			return err
+		}
+		if v, err := a.Value(ctx); err != nil || string(v.Data) != string(data) || v.Stat.Mzxid != st.Mzxid {
+			return errors.New("node: " + string(v.Data) + ", server: " + string(data))
+		}
+		if got, _ := tree.Get("/r/a"); string(got.Data) != string(data) {
+			return errors.New("tree: " + string(got.Data))
+		}
+		if _, ok := tree.Get("/r/b"); ok {
+			return errors.New("/r/b, made after the backup, still in the tree")
+		}
+		return nil
+	})
+	if _, err := fresh.Set("/r/a", []byte("later"), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, func() error {
+		if v, _ := a.Value(ctx); string(v.Data) != "later" {
+			return errors.New("node: " + string(v.Data))
+		}
+		return nil
+	})
+	if !strings.Contains(logs.String(), "starting a new session") {
+		t.Fatalf("no log line says the session started afresh:\n%s", grepLines(logs.String(), "WARN"))
+	}
 }

@@ -162,9 +162,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		timeout:   s.SessionTimeout,
 		onTimeout: func(ms int32) { s.negotiated.Store(int64(ms)) },
 		onForget: func() {
-			s.log.Warn("every server refused the handshake for longer than the session timeout: " +
-				"forgetting the last zxid seen (the cluster's history may have restarted); " +
-				"a server that does not know the session will expire it")
+			s.log.Warn("every server refused the handshake for longer than the session timeout " +
+				"(the cluster's history may have gone back, or it has no quorum): " +
+				"starting a new session and forgetting the last zxid seen")
 		},
 	}
 	s.sockets = newSockets(cfg.Dialer, s.ioBound, book)
@@ -288,11 +288,17 @@ func (s *Session) handle(zs zk.State, lost *time.Timer) {
 		id := s.conn.SessionID()
 		s.mu.Lock()
 		isNew := id != s.sessionID
+		abandoned := isNew && s.sessionID != 0
 		s.mu.Unlock()
 		if cur == StateConnected && !isNew {
 			return
 		}
 		lost.Stop()
+		if abandoned && cur != StateExpired {
+			// A new session that follows one the server did not expire: the session started
+			// afresh after refused handshakes (see zxidBook). For the mirror it is an expiry.
+			s.transition(StateExpired, false)
+		}
 		refused, err := s.authenticate()
 		if refused > 0 && s.State() != StateAuthFailed {
 			s.transition(StateAuthFailed, false)

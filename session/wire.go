@@ -36,33 +36,44 @@ import (
 //
 // A server whose history went back (rebuilt from empty data, restored from an older backup)
 // refuses a client that has seen a newer zxid than its own, by closing the connection after
-// the connect request. When every handshake has been refused that way for longer than the
-// session timeout, the zxid is forgotten: the next connect request says zero, the server
-// accepts it, and, not knowing the session, expires it; go-zookeeper then opens a new session
-// and the mirror resyncs from the new history.
+// the connect request. When handshakes have been refused that way, without a gap, for longer
+// than the session timeout, the session starts afresh: the next connect request asks for a
+// new session (no session id, no password, zxid zero), which any server grants, and
+// go-zookeeper takes the session it is given. The old session is abandoned (a server that
+// still knows it expires it, and its ephemeral nodes go then); the Session reports Expired,
+// then Connected with a new session, and the mirror resyncs, after Sync, from the server's
+// history. A server that is not serving (an ensemble without quorum) also closes connections
+// after the connect request: an outage like that longer than the session timeout ends the
+// same way, with a new session, as if it had expired.
 type zxidBook struct {
 	timeout   func() time.Duration // the session timeout, for the refusal rule
 	onForget  func()               // called once each time the zxid is forgotten
 	onTimeout func(ms int32)       // the timeout the server negotiated, at each handshake
 
 	last   atomic.Int64 // zxid of the last reply read; 0 in a new session
-	forget atomic.Bool  // the next connect request says zero
+	forget atomic.Bool  // the next connect request asks for a new session
 
 	mu           sync.Mutex
 	refusedSince time.Time // first refusal of the current run of refused handshakes; zero: none
+	lastRefusal  time.Time // latest refusal of the run
 	refusals     int       // refused handshakes in that run
 }
 
-// A run of refused handshakes forgets the zxid when it lasted longer than the session timeout
-// and counted at least this many refusals (a cut during one handshake is not a refusal).
-const minRefusals = 3
+// A run of refused handshakes starts afresh when it lasted longer than the session timeout
+// and counted at least minRefusals refusals (a cut during one handshake is not a refusal). A
+// run ends at an answered handshake, or when no refusal came for runGap beyond the session
+// timeout (the servers were down, not refusing, and the retries' backoff is at most
+// backoffMax).
+const (
+	minRefusals = 3
+	runGap      = 2 * backoffMax
+)
 
 // accepted records a handshake the server answered.
 func (b *zxidBook) accepted(sessionID int64, timeoutMs int32) {
 	b.mu.Lock()
 	b.refusedSince, b.refusals = time.Time{}, 0
 	b.mu.Unlock()
-	b.forget.Store(false)
 	if sessionID == 0 {
 		// The session expired: go-zookeeper resets its own zxid and opens a new session.
 		b.last.Store(0)
@@ -75,9 +86,10 @@ func (b *zxidBook) accepted(sessionID int64, timeoutMs int32) {
 // refused records a handshake the server answered by closing the connection.
 func (b *zxidBook) refused(now time.Time) {
 	b.mu.Lock()
-	if b.refusals == 0 {
-		b.refusedSince = now
+	if b.refusals == 0 || now.Sub(b.lastRefusal) > b.timeout()+runGap {
+		b.refusedSince, b.refusals = now, 0
 	}
+	b.lastRefusal = now
 	b.refusals++
 	forget := b.refusals >= minRefusals && now.Sub(b.refusedSince) > b.timeout() && b.last.Load() != 0
 	if forget {
@@ -89,12 +101,15 @@ func (b *zxidBook) refused(now time.Time) {
 	}
 }
 
-// handshakeZxid is the LastZxidSeen of a connect request for sessionID.
-func (b *zxidBook) handshakeZxid(sessionID int64) int64 {
-	if sessionID == 0 || b.forget.Load() {
-		return 0
+// afresh reports whether the next connect request asks for a new session, once: it clears
+// the last zxid, so the SetWatches go-zookeeper sends on the new session has every watch
+// fire, and the mirror reads everything again.
+func (b *zxidBook) afresh() bool {
+	if !b.forget.Swap(false) {
+		return false
 	}
-	return b.last.Load()
+	b.last.Store(0)
+	return true
 }
 
 // Offsets in go-zookeeper's packets (each is a 4-byte length, then the body).
@@ -249,8 +264,17 @@ func (w *wireWriter) rewrite(p []byte) []byte {
 	w.f.count = 1
 	if size >= 4+connReqMin {
 		body := pkt[4:]
-		sid := int64(binary.BigEndian.Uint64(body[connReqSessionID:]))
-		binary.BigEndian.PutUint64(body[connReqZxid:], uint64(w.book.handshakeZxid(sid)))
+		zxid := w.book.last.Load()
+		if binary.BigEndian.Uint64(body[connReqSessionID:]) == 0 {
+			zxid = 0 // a new session: go-zookeeper's own zxid is zero then too
+		}
+		if w.book.afresh() {
+			// A new session, whatever go-zookeeper asks: no id, no password, zxid zero.
+			zxid = 0
+			binary.BigEndian.PutUint64(body[connReqSessionID:], 0)
+			clear(body[connReqMin+4:])
+		}
+		binary.BigEndian.PutUint64(body[connReqZxid:], uint64(zxid))
 	}
 	w.relZxid = w.book.last.Load()
 	w.handshakeSent.Store(true)

@@ -165,7 +165,7 @@ func TestPacketsToTheServerCarryTheSessionsZxid(t *testing.T) {
 	}{
 		{"same session", 0x200, 0x55, false, 0, 0x200},
 		{"new session", 0x200, 0, false, 0, 0},
-		{"forgotten", 0x200, 0x55, true, 0, 0},
+		{"afresh", 0x200, 0x55, true, 0, 0},
 		{"split connect request", 0x200, 0x55, false, 7, 0x200},
 		{"split in the length", 0x300, 0x55, false, 2, 0x300},
 	} {
@@ -199,10 +199,18 @@ func TestPacketsToTheServerCarryTheSessionsZxid(t *testing.T) {
 			}
 			want := bytes.Clone(orig)
 			binary.BigEndian.PutUint64(want[4+connReqZxid:], uint64(tc.wantHS))
+			if tc.forget { // a new session: no id, no password
+				want = connectRequest(0, 0)
+				clear(want[4+connReqMin+4:])
+			}
 			if !bytes.Equal(sent, want) {
 				t.Fatalf("connect request changed beyond its zxid:\n got %x\nwant %x", sent, want)
 			}
 
+			relZxid := tc.last
+			if tc.forget {
+				relZxid = 0 // afresh: every watch fires on the new session
+			}
 			readLikeZK(t, c) // the answer and a reply with a newer zxid
 			if book.last.Load() != tc.last+0x50 {
 				t.Fatalf("last %#x", book.last.Load())
@@ -220,7 +228,7 @@ func TestPacketsToTheServerCarryTheSessionsZxid(t *testing.T) {
 			if !bytes.Equal(sw, swOrig) {
 				t.Fatal("the caller's SetWatches buffer was changed")
 			}
-			wantOut := append(append(bytes.Clone(get), setWatches(3, tc.last)...), get...)
+			wantOut := append(append(bytes.Clone(get), setWatches(3, relZxid)...), get...)
 			if !bytes.Equal(fc.out.Bytes(), wantOut) {
 				t.Fatalf("requests\n got %x\nwant %x", fc.out.Bytes(), wantOut)
 			}
@@ -243,10 +251,11 @@ func TestExpiredHandshakeResetsTheZxid(t *testing.T) {
 	}
 }
 
-// TestRefusedHandshakesForgetTheZxid: a server that closes the connection after each connect
-// request, for longer than the session timeout and at least minRefusals times, makes the
-// session forget its zxid once; an answered handshake ends the run.
-func TestRefusedHandshakesForgetTheZxid(t *testing.T) {
+// TestRefusedHandshakesStartAfresh: a server that closes the connection after each connect
+// request, for longer than the session timeout and at least minRefusals times, makes the next
+// connect request ask for a new session, once; an answered handshake, or a long gap without
+// refusals, ends the run.
+func TestRefusedHandshakesStartAfresh(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	for _, tc := range []struct {
@@ -260,6 +269,8 @@ func TestRefusedHandshakesForgetTheZxid(t *testing.T) {
 		{"two refusals only", []time.Time{ms(0), ms(5000)}, 0x10, false},
 		{"an answer in between", []time.Time{ms(0), ms(600), {}, ms(1100), ms(1500)}, 0x10, false},
 		{"nothing to forget", []time.Time{ms(0), ms(600), ms(1100)}, 0, false},
+		{"a gap without refusals", []time.Time{ms(0), ms(600), ms(600 + 1000 + int(runGap/time.Millisecond) + 1), ms(6000)}, 0x10, false},
+		{"refusals on both sides of a short gap", []time.Time{ms(0), ms(1500), ms(3000)}, 0x10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			book := newBook(time.Second)
@@ -277,12 +288,11 @@ func TestRefusedHandshakesForgetTheZxid(t *testing.T) {
 				t.Fatalf("forget %v (logged %d), want %v", book.forget.Load(), forgot, tc.want)
 			}
 			if tc.want {
-				if z := book.handshakeZxid(0x55); z != 0 {
-					t.Fatalf("handshake zxid %#x once forgotten", z)
+				if !book.afresh() || book.last.Load() != 0 {
+					t.Fatal("afresh did not clear the zxid")
 				}
-				book.accepted(0, 4000)
-				if book.forget.Load() || book.last.Load() != 0 {
-					t.Fatal("an answer ends the forgetting")
+				if book.afresh() {
+					t.Fatal("afresh twice for one run")
 				}
 			}
 		})

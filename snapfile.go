@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -387,11 +388,21 @@ func (r *snapReader) node() *record {
 	return rec
 }
 
+// snapTmpSuffix ends the names of the temporary files a write renames over the file.
+const snapTmpSuffix = ".tmp"
+
 // loadSnapshot reads the snapshot file at path. A missing file is normal; one that cannot
-// be used is logged once (Warn), set aside as path+".bad" and ignored.
+// be used is logged once (Warn), set aside as path+".bad" and ignored; something that is not
+// a regular file (a FIFO, a device) is ignored without being read. Temporary files left by
+// writes that a crash interrupted are removed.
 func loadSnapshot(path string, root chroot, log *slog.Logger) map[string]*record {
 	start := time.Now()
-	b, err := os.ReadFile(path)
+	if stale, _ := filepath.Glob(globEscape(path) + ".*" + snapTmpSuffix); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
+	b, err := readRegular(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		log.Debug("no snapshot file yet", "file", path)
@@ -414,19 +425,51 @@ func loadSnapshot(path string, root chroot, log *slog.Logger) map[string]*record
 	return recs
 }
 
+// readRegular reads the file at path if it is a regular file.
+func readRegular(path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%v)", path, st.Mode().Type())
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// globEscape quotes the pattern characters of a file name for filepath.Glob.
+func globEscape(path string) string {
+	var b strings.Builder
+	for _, r := range path {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // writeSnapshotFile replaces the file at path with data atomically: a temporary file in
 // the same directory, written and synced, renamed over path, then the directory synced.
 // A crash at any point leaves either the old file or the new one.
 func writeSnapshotFile(path string, data []byte) (err error) {
-	tmp := path + ".tmp"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	// O_EXCL: never write through a link someone left at the temporary name.
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// A temporary name of its own (created exclusively, mode 0600): two writers of one file
+	// cannot write into each other's, and the last rename wins whole.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*"+snapTmpSuffix)
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			os.Remove(tmp)

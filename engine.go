@@ -684,9 +684,10 @@ func (g *engine) readData(path string) (readResult, watchBits) {
 			}
 			// Created meanwhile; the exists watch became its data watch. Read again.
 		case errors.Is(err, zk.ErrNoAuth):
-			// Without read permission exists still answers and arms a watch, so the path
-			// is followed without spinning.
-			ok, st, err2 := g.exists(path, &armed)
+			// Without read permission exists still answers. It arms no watch: ZooKeeper sends
+			// no events to a client that may not read the node, so a watch would only add a
+			// channel to go-zookeeper's table at every retry; the retry timer follows the path.
+			ok, st, err2 := g.conn.Exists(path)
 			if err2 != nil {
 				return readResult{err: err2}, armed
 			}
@@ -726,7 +727,7 @@ func (g *engine) readChildren(path string) (readResult, watchBits) {
 				return readResult{}, armed
 			}
 		case errors.Is(err, zk.ErrNoAuth):
-			ok, st, err2 := g.exists(path, &armed)
+			ok, st, err2 := g.conn.Exists(path) // no watch: see readData
 			if err2 != nil {
 				return readResult{err: err2}, armed
 			}

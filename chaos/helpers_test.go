@@ -724,8 +724,16 @@ func currentOwner(ctx context.Context, mc *mclient, conn *zk.Conn, path string) 
 		return 0, err
 	}
 	defer n.Close()
-	if _, err := n.Create(ctx, nil, zkmirror.Ephemeral()); err != nil {
-		return 0, fmt.Errorf("creating probe %s: %w", path, err)
+	// A connection that drops while the create is in flight leaves its outcome unknown
+	// (ErrConnectionLoss): try again, and a node already there is the first try's.
+	for attempt := 1; ; attempt++ {
+		_, err := n.Create(ctx, nil, zkmirror.Ephemeral())
+		if err == nil || (attempt > 1 && errors.Is(err, zkmirror.ErrNodeExists)) {
+			break
+		}
+		if !errors.Is(err, zkmirror.ErrConnectionLoss) || attempt == 5 {
+			return 0, fmt.Errorf("creating probe %s (attempt %d): %w", path, attempt, err)
+		}
 	}
 	ok, owner, err := ownerEventually(conn, path)
 	if err != nil {

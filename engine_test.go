@@ -247,14 +247,7 @@ func TestHistoryWentBack(t *testing.T) {
 	gone := mustNode(t, m, "/w/gone")
 	vg := gone.Watch(ctx)
 	waitData(t, vg, "old-gone")
-	tr, err := m.Tree("/w")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	tr := syncedTree(t, m, "/w")
 	events := tr.Events(ctx)
 	// A's /w/gone is deleted: the mirror keeps its tombstone, above B's /w/gone.
 	if err := rawA.Delete("/w/gone", -1); err != nil {

@@ -72,14 +72,7 @@ func TestReconnectsAreRaceFree(t *testing.T) {
 			}
 		}(handles[i].Watch(ctx))
 	}
-	tree, err := m.Tree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tree.Close()
-	if err := tree.Synced(ctxT(t, 20*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	tree := syncedTree(t, m, root)
 	waitConnected := func(after int64) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)

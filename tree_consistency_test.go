@@ -42,14 +42,7 @@ func TestTreeConsistentAtEventTime(t *testing.T) {
 	root := uniquePath(t)
 	mustCreate(t, raw, root, "r")
 	m := connect(t)
-	tr, err := m.Tree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	tr := syncedTree(t, m, root)
 	events := tr.Events(ctxT(t, 5*time.Minute))
 	child := root + "/c"
 	var bad []string
@@ -102,14 +95,7 @@ func TestTreeConsistentForNestedCreates(t *testing.T) {
 	root := uniquePath(t)
 	mustCreate(t, raw, root, "r")
 	m := connect(t)
-	tr, err := m.Tree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	tr := syncedTree(t, m, root)
 	events := tr.Events(ctxT(t, 5*time.Minute))
 	const trials = 50
 	for i := range trials {

@@ -254,14 +254,7 @@ func TestTreeEventsConflate(t *testing.T) {
 	root := uniquePath(t)
 	mustCreate(t, raw, root, "")
 	m := connect(t)
-	tr, err := m.Tree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	tr := syncedTree(t, m, root)
 	events := tr.Events(ctxT(t, 30*time.Second)) // not read during the burst
 	for i := range 50 {
 		mustCreate(t, raw, fmt.Sprintf("%s/n%02d", root, i%10), "")
@@ -305,14 +298,7 @@ func TestTreeSharesWatchesWithNodes(t *testing.T) {
 	mustCreate(t, raw, root+"/a", "a")
 	m := connect(t)
 	before := serverWatches(t)
-	tr, err := m.Tree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Synced(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	tr := syncedTree(t, m, root)
 	// The server's wchs counts data watches only (one per node); the child watches show
 	// in Stats.
 	treeWatches := serverWatches(t) - before
@@ -651,4 +637,19 @@ func TestTreeSyncedWaitsForEveryNode(t *testing.T) {
 		}
 		tr.Close()
 	}
+}
+
+// syncedTree mirrors root in a Tree of m, waits for its initial load and closes the Tree
+// when the test ends.
+func syncedTree(t testing.TB, m *zkmirror.Mirror, root string, opts ...zkmirror.TreeOption) *zkmirror.Tree {
+	t.Helper()
+	tr, err := m.Tree(root, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	if err := tr.Synced(ctxT(t, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

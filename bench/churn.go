@@ -18,6 +18,7 @@ type churnCheck struct {
 	cur    [][]byte
 	at     []int64 // mono() when cur was observed
 	seen   int     // nodes with a first value
+	change int     // values observed that differ from the node's previous one
 	first  chan struct{}
 	expect [][]byte // final values, once the writers stopped
 	left   int      // nodes not yet at their final value
@@ -40,6 +41,7 @@ func (c *churnCheck) observe(i int, data []byte) {
 	}
 	if !bytes.Equal(c.cur[i], data) { // the time a node got its value, not a re-read of it
 		c.cur[i], c.at[i] = data, t
+		c.change++
 	}
 	if c.expect != nil && c.left > 0 && bytes.Equal(data, c.expect[i]) {
 		c.left--
@@ -69,6 +71,13 @@ func (c *churnCheck) get(i int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cur[i]
+}
+
+// changes returns how many changed values have been observed so far.
+func (c *churnCheck) changes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.change
 }
 
 // prefix shortens data for messages.
@@ -166,6 +175,8 @@ func runChurn(e *env) error {
 		writes := make([]int, nw)
 		errs := make([]error, nw)
 		reads0 := reads()
+		changes0 := chk.changes()
+		cpu0 := cpuTime()
 		end := time.Now().Add(e.sz.churnFor)
 		var ww sync.WaitGroup
 		t0 := time.Now()
@@ -214,6 +225,8 @@ func runChurn(e *env) error {
 		if err := waitFor(ctx, chk.final(expect), 60*time.Second, "the observer to catch up"); err != nil {
 			return err
 		}
+		cpu := cpuTime() - cpu0
+		observed := chk.changes() - changes0
 		lag := time.Duration(max(0, chk.lastArrival()-stopAt))
 		issued := reads() - reads0
 
@@ -251,6 +264,9 @@ func runChurn(e *env) error {
 		e.put(scn, "", side, r, "writes/s", "1/s", float64(total)/elapsed.Seconds())
 		e.put(scn, "", side, r, "final matches", "bool", match)
 		e.put(scn, "", side, r, "reads/write", "x", float64(issued)/float64(total))
+		if observed > 0 {
+			e.put(scn, "", side, r, "cpu/change", "s", cpu.Seconds()/float64(observed))
+		}
 		return nil
 	})
 	if err != nil {
@@ -260,6 +276,7 @@ func runChurn(e *env) error {
 	e.rec.summarize(scn, "", "mirror", "raw", "lag", label+" lag when writers stop", "s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "writes/s", "writes/s while observed", "1/s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "reads/write", "observer reads per write", "x", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "cpu/change", "process CPU per observed change", "s", nil, "")
 	tg := valueEquals(1, "bool")
 	e.rec.summarize(scn, "", "mirror", "raw", "final matches", "final state equals server", "bool", &tg, "")
 	return nil

@@ -110,12 +110,66 @@ type engine struct {
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
+
+	inbox eventInbox // node events that found mu taken
+}
+
+// eventInbox takes node events from go-zookeeper's I/O goroutine when the engine's lock is
+// held by someone else, so that goroutine, which also delivers every reply, never waits for
+// a worker or a publish; the pump applies them.
+type eventInbox struct {
+	mu   sync.Mutex
+	evs  []zk.Event
+	wake chan struct{} // one slot
+}
+
+func (in *eventInbox) put(ev zk.Event) {
+	in.mu.Lock()
+	in.evs = append(in.evs, ev)
+	in.mu.Unlock()
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps the pending events for buf, emptied.
+func (in *eventInbox) take(buf []zk.Event) []zk.Event {
+	clear(buf)
+	in.mu.Lock()
+	evs := in.evs
+	in.evs = buf[:0]
+	in.mu.Unlock()
+	return evs
+}
+
+// pump applies the events the inbox took while the lock was held, until the engine stops.
+func (g *engine) pump() {
+	defer g.wg.Done()
+	var evs []zk.Event
+	for {
+		select {
+		case <-g.done:
+			return
+		case <-g.inbox.wake:
+		}
+		evs = g.inbox.take(evs)
+		if len(evs) == 0 {
+			continue
+		}
+		g.mu.Lock()
+		for _, ev := range evs {
+			g.markDirtyLocked(ev)
+		}
+		g.mu.Unlock()
+	}
 }
 
 func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *engine {
 	return &engine{
 		log: log, root: root, maxWorkers: maxWorkers, jitter: jitter,
 		kick:      make(chan struct{}, 1),
+		inbox:     eventInbox{wake: make(chan struct{}, 1)},
 		done:      make(chan struct{}),
 		entries:   make(map[string]*entry),
 		trees:     make(map[*Tree]struct{}),
@@ -129,6 +183,8 @@ func (g *engine) start(conn *zk.Conn, timeout func() time.Duration) {
 	g.conn, g.timeout = conn, timeout
 	g.wg.Add(1)
 	go g.driver()
+	g.wg.Add(1)
+	go g.pump()
 }
 
 // acquire makes the path's kind mirrored for a Node handle (one more holder) and returns
@@ -281,9 +337,22 @@ func (g *engine) detachTreeLocked(e *entry, t *Tree) {
 	}
 }
 
-// onNodeEvent runs on go-zookeeper's I/O goroutine: it only marks paths dirty.
+// onNodeEvent runs on go-zookeeper's I/O goroutine: it only marks paths dirty, and never
+// waits for the engine's lock: when another goroutine holds it, the pump marks them.
 func (g *engine) onNodeEvent(ev zk.Event) {
-	var kinds [2]bool
+	if eventKinds(ev) == ([2]bool{}) {
+		return // EventNotWatching: the session's transitions drive the resync
+	}
+	if !g.mu.TryLock() {
+		g.inbox.put(ev)
+		return
+	}
+	g.markDirtyLocked(ev)
+	g.mu.Unlock()
+}
+
+// eventKinds returns the kinds a node event makes dirty.
+func eventKinds(ev zk.Event) (kinds [2]bool) {
 	switch ev.Type {
 	case zk.EventNodeCreated, zk.EventNodeDeleted:
 		kinds = [2]bool{true, true}
@@ -291,10 +360,13 @@ func (g *engine) onNodeEvent(ev zk.Event) {
 		kinds[kindData] = true
 	case zk.EventNodeChildrenChanged:
 		kinds[kindChildren] = true
-	default:
-		return // EventNotWatching: the session's transitions drive the resync
 	}
-	g.mu.Lock()
+	return kinds
+}
+
+// markDirtyLocked queues a read of every held kind a node event makes dirty.
+func (g *engine) markDirtyLocked(ev zk.Event) {
+	kinds := eventKinds(ev)
 	if e := g.entries[ev.Path]; e != nil {
 		for k, dirty := range kinds {
 			if dirty && e.refs[k] > 0 {
@@ -302,7 +374,6 @@ func (g *engine) onNodeEvent(ev zk.Event) {
 			}
 		}
 	}
-	g.mu.Unlock()
 }
 
 // onWatchesLost runs on go-zookeeper's goroutine when re-sending watches after a reconnect

@@ -1,5 +1,7 @@
 package zkmirror
 
+import "github.com/go-zookeeper/zk"
+
 // TreeRecordKinds reports which kinds the Tree's record of a path carries.
 func TreeRecordKinds(t *Tree, path string) (data, kids bool) {
 	t.g.mu.Lock()
@@ -7,3 +9,12 @@ func TreeRecordKinds(t *Tree, path string) (data, kids bool) {
 	n := t.nodes[t.m.root.toServer(path)]
 	return n.rec.has(kindData), n.rec.has(kindChildren)
 }
+
+// HoldEngineLock takes the lock of m's engine until the returned func is called.
+func HoldEngineLock(m *Mirror) (release func()) {
+	m.eng.mu.Lock()
+	return m.eng.mu.Unlock
+}
+
+// ReadConn returns the go-zookeeper connection m reads with.
+func ReadConn(m *Mirror) *zk.Conn { return m.sess.Conn() }

@@ -111,6 +111,7 @@ type engine struct {
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
 
+	busy  int        // workers reading now (the others are about to pop or to end)
 	inbox eventInbox // node events that found mu taken
 }
 
@@ -501,7 +502,8 @@ func (g *engine) spawnLocked() {
 	if g.closed || !g.ready {
 		return
 	}
-	for g.workers < g.maxWorkers && g.workers < len(g.queue)-g.qhead {
+	// A worker blocked in a read cannot take a queued path: count the idle ones.
+	for g.workers < g.maxWorkers && g.workers-g.busy < len(g.queue)-g.qhead {
 		g.workers++
 		g.wg.Add(1)
 		go g.work()
@@ -548,6 +550,7 @@ func (g *engine) work() {
 			continue
 		}
 		e.reading[k] = true
+		g.busy++
 		g.readSeq++
 		seq, sid := g.readSeq, g.readySID
 		g.mu.Unlock()
@@ -564,6 +567,7 @@ func (g *engine) work() {
 		sameSession := g.conn.SessionID() == sid
 
 		g.mu.Lock()
+		g.busy--
 		e.reading[k] = false
 		switch {
 		case g.closed:

@@ -1,7 +1,10 @@
 package zkmirror_test
 
 import (
+	"encoding/binary"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,5 +56,132 @@ func TestEventsDoNotWaitForTheEngine(t *testing.T) {
 	}
 	unlock()
 	for v := recv(t, ch, 10*time.Second); string(v.Data) != "b"; v = recv(t, ch, 10*time.Second) {
+	}
+}
+
+// gatedConn holds back what the server sends while its gate is closed, and counts the
+// getData requests the client writes.
+type gatedConn struct {
+	net.Conn
+	gate *readGate
+
+	wmu     sync.Mutex
+	wbuf    []byte
+	frames  int
+	getData *atomic.Int64
+	wrote   chan struct{} // one slot: poked at each getData counted
+}
+
+type readGate struct {
+	mu   sync.Mutex
+	open chan struct{} // nil: open
+}
+
+func (g *readGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open == nil {
+		g.open = make(chan struct{})
+	}
+}
+
+func (g *readGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open != nil {
+		close(g.open)
+		g.open = nil
+	}
+}
+
+func (g *readGate) wait() {
+	g.mu.Lock()
+	ch := g.open
+	g.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+func (c *gatedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.gate.wait()
+	return n, err
+}
+
+// Write counts getData requests (opcode 4) in the framed stream; the first frame is the
+// connect request, which has no opcode.
+func (c *gatedConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	c.wbuf = append(c.wbuf, p...)
+	for len(c.wbuf) >= 4 {
+		l := int(binary.BigEndian.Uint32(c.wbuf))
+		if len(c.wbuf) < 4+l {
+			break
+		}
+		if c.frames > 0 && l >= 8 && int32(binary.BigEndian.Uint32(c.wbuf[8:])) == 4 {
+			c.getData.Add(1)
+			select {
+			case c.wrote <- struct{}{}:
+			default:
+			}
+		}
+		c.frames++
+		c.wbuf = c.wbuf[4+l:]
+	}
+	c.wmu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestQueuedReadDoesNotWaitForABusyWorker: a path queued while every worker is waiting for
+// a reply gets a worker of its own (up to the read concurrency) instead of waiting for that
+// reply. The server's answers are held back, so only the requests the client writes tell.
+func TestQueuedReadDoesNotWaitForABusyWorker(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	a, b := uniquePath(t)+"-a", uniquePath(t)+"-b"
+	raw := rawClient(t)
+	for _, p := range []string{a, b} {
+		if _, err := raw.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate := &readGate{}
+	var getData atomic.Int64
+	wrote := make(chan struct{}, 1)
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedConn{Conn: c, gate: gate, getData: &getData, wrote: wrote}, nil
+	}
+	m := connect(t, zkmirror.WithDialer(dial), zkmirror.WithReadConcurrency(4))
+	waitState(t, m.States(ctx), zkmirror.StateConnected)
+	t.Cleanup(gate.release) // before m closes (cleanups run last first)
+
+	gate.close()
+	chA := mustNode(t, m, a).Watch(ctx)
+	waitCount := func(want int64, what string) {
+		t.Helper()
+		deadline := time.NewTimer(10 * time.Second)
+		defer deadline.Stop()
+		for getData.Load() < want {
+			select {
+			case <-wrote:
+			case <-deadline.C:
+				gate.release()
+				t.Fatalf("%s: %d getData requests written, want %d", what, getData.Load(), want)
+			}
+		}
+	}
+	waitCount(1, "the first path's read")
+	chB := mustNode(t, m, b).Watch(ctx)
+	waitCount(2, "the second path's read, while the first one's reply is held back")
+	gate.release()
+	if v := recv(t, chA, 10*time.Second); string(v.Data) != a {
+		t.Fatalf("%s: %q", a, v.Data)
+	}
+	if v := recv(t, chB, 10*time.Second); string(v.Data) != b {
+		t.Fatalf("%s: %q", b, v.Data)
 	}
 }

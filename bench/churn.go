@@ -83,6 +83,20 @@ func (c *churnCheck) changes() int {
 // prefix shortens data for messages.
 func prefix(b []byte) []byte { return b[:min(len(b), 24)] }
 
+// nodeLags returns, for every node written, how long after its last write was acknowledged
+// the observer got its final value (0 when the observer had it first), in seconds.
+func (c *churnCheck) nodeLags(lastAt []int64) []float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var lags []float64
+	for i, t := range c.at {
+		if lastAt[i] != 0 {
+			lags = append(lags, float64(max(0, t-lastAt[i]))/1e9)
+		}
+	}
+	return lags
+}
+
 // lastArrival is the latest time a node got its final value.
 func (c *churnCheck) lastArrival() int64 {
 	c.mu.Lock()
@@ -171,6 +185,7 @@ func runChurn(e *env) error {
 
 		// The writers: writer w owns nodes w, w+nw, …
 		last := make([][]byte, n)
+		lastAt := make([]int64, n) // mono() when the node's last write was acknowledged
 		lastAck := make([]int64, nw)
 		writes := make([]int, nw)
 		errs := make([]error, nw)
@@ -194,6 +209,7 @@ func runChurn(e *env) error {
 						last[i] = d
 						writes[w]++
 						lastAck[w] = mono()
+						lastAt[i] = lastAck[w]
 						if !time.Now().Before(end) {
 							break
 						}
@@ -228,6 +244,7 @@ func runChurn(e *env) error {
 		cpu := cpuTime() - cpu0
 		observed := chk.changes() - changes0
 		lag := time.Duration(max(0, chk.lastArrival()-stopAt))
+		nodeLags := chk.nodeLags(lastAt)
 		issued := reads() - reads0
 
 		// Final state: the mirror's own Value against a fresh read from the server.
@@ -261,6 +278,10 @@ func runChurn(e *env) error {
 			logf("churn: %s: %d nodes differ from the server, e.g. %s", side, k, *firstMismatch.Load())
 		}
 		e.put(scn, "", side, r, "lag", "s", lag.Seconds())
+		if len(nodeLags) > 0 {
+			e.put(scn, "", side, r, "node lag p50", "s", percentile(nodeLags, 50))
+			e.put(scn, "", side, r, "node lag p99", "s", percentile(nodeLags, 99))
+		}
 		e.put(scn, "", side, r, "writes/s", "1/s", float64(total)/elapsed.Seconds())
 		e.put(scn, "", side, r, "final matches", "bool", match)
 		e.put(scn, "", side, r, "reads/write", "x", float64(issued)/float64(total))
@@ -274,6 +295,8 @@ func runChurn(e *env) error {
 	}
 	label := fmt.Sprintf("%d writers × %d nodes:", nw, n)
 	e.rec.summarize(scn, "", "mirror", "raw", "lag", label+" lag when writers stop", "s", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "node lag p50", "last write → observed, per node, p50", "s", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "node lag p99", "last write → observed, per node, p99", "s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "writes/s", "writes/s while observed", "1/s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "reads/write", "observer reads per write", "x", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "cpu/change", "process CPU per observed change", "s", nil, "")

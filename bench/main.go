@@ -72,7 +72,10 @@
 // (Node.Watch, one goroutine each); the raw code runs a GetW re-arm loop per node. Lag:
 // from the last write's reply to the moment every observed node held its final value (the
 // time each node got its final value is recorded, so a node that was already current does
-// not count late). Then every node is checked against a fresh read from the server. Also
+// not count late). The lag is also taken per node, from the acknowledgement of its own last
+// write to the observer holding it (0 when the observer was first), as p50 and p99 over the
+// nodes of a repetition: the delay of the observer's pipeline rather than one event. Then
+// every node is checked against a fresh read from the server. Also
 // reported: writes per second while each side observed (the writers share the 2 cores with
 // the observer and ZooKeeper), reads issued per write, and the process CPU time from the
 // writers' start until the observer holds every final value, divided by the number of changed

@@ -3,6 +3,7 @@ package zkmirror
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -70,9 +71,17 @@ const (
 )
 
 type qitem struct {
-	e *entry
-	k kind
+	e    *entry
+	k    kind
+	load bool // a first read or a resync read, which the read concurrency bounds
 }
+
+// eventReadFactor is how many times the read concurrency the reads in flight may grow to
+// while only re-reads after watch events are queued: like hand-written watch code, which
+// re-reads every path whose watch fired at once, so that a server slowed down for a moment
+// does not leave the mirror behind by a queue of reads that wait for one another's replies.
+// Still at most one read per (path, kind).
+const eventReadFactor = 16
 
 // engine owns the watch state of every mirrored path. One ZooKeeper watch per (path, kind)
 // whatever the number of handles: reads are single-flight per (path, kind), driven by node
@@ -111,8 +120,9 @@ type engine struct {
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
 
-	busy  int        // workers reading now (the others are about to pop or to end)
-	inbox eventInbox // node events that found mu taken
+	busy    int        // workers reading now (the others are about to pop or to end)
+	loading int        // queued items that are loads (see qitem)
+	inbox   eventInbox // node events that found mu taken
 }
 
 // eventInbox takes node events from go-zookeeper's I/O goroutine when the engine's lock is
@@ -494,8 +504,21 @@ func (g *engine) enqueueLocked(e *entry, k kind) {
 		return
 	}
 	e.queued[k] = true
-	g.queue = append(g.queue, qitem{e, k})
+	load := !e.rec.has(k) || e.resync[k]
+	if load {
+		g.loading++
+	}
+	g.queue = append(g.queue, qitem{e, k, load})
 	g.spawnLocked()
+}
+
+// workerLimitLocked is how many workers may run: the read concurrency while loads are
+// queued, more while only re-reads after watch events are.
+func (g *engine) workerLimitLocked() int {
+	if g.loading > 0 || g.maxWorkers > math.MaxInt/eventReadFactor {
+		return g.maxWorkers
+	}
+	return g.maxWorkers * eventReadFactor
 }
 
 func (g *engine) spawnLocked() {
@@ -503,7 +526,7 @@ func (g *engine) spawnLocked() {
 		return
 	}
 	// A worker blocked in a read cannot take a queued path: count the idle ones.
-	for g.workers < g.maxWorkers && g.workers-g.busy < len(g.queue)-g.qhead {
+	for g.workers < g.workerLimitLocked() && g.workers-g.busy < len(g.queue)-g.qhead {
 		g.workers++
 		g.wg.Add(1)
 		go g.work()
@@ -517,6 +540,9 @@ func (g *engine) popLocked() (qitem, bool) {
 	it := g.queue[g.qhead]
 	g.queue[g.qhead] = qitem{}
 	g.qhead++
+	if it.load {
+		g.loading--
+	}
 	if g.qhead == len(g.queue) {
 		g.queue = g.queue[:0]
 		g.qhead = 0
@@ -532,7 +558,7 @@ func (g *engine) work() {
 	defer g.wg.Done()
 	for {
 		g.mu.Lock()
-		if g.closed || !g.ready {
+		if g.closed || !g.ready || g.workers > g.workerLimitLocked() {
 			g.workers--
 			g.mu.Unlock()
 			return

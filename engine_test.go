@@ -2,6 +2,7 @@ package zkmirror_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -183,5 +184,75 @@ func TestQueuedReadDoesNotWaitForABusyWorker(t *testing.T) {
 	}
 	if v := recv(t, chB, 10*time.Second); string(v.Data) != b {
 		t.Fatalf("%s: %q", b, v.Data)
+	}
+}
+
+// TestWatchEventReadsAreNotHeldToTheLoadConcurrency: paths whose watches fired are read
+// again at once, not one read concurrency's worth at a time: with a read concurrency of 1,
+// four changed paths have four reads in flight while the server's answers are held back.
+func TestWatchEventReadsAreNotHeldToTheLoadConcurrency(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	base := uniquePath(t)
+	raw := rawClient(t)
+	paths := make([]string, 4)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("%s-%d", base, i)
+		if _, err := raw.Create(paths[i], []byte("a"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate := &readGate{}
+	var getData atomic.Int64
+	wrote := make(chan struct{}, 1)
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedConn{Conn: c, gate: gate, getData: &getData, wrote: wrote}, nil
+	}
+	m := connect(t, zkmirror.WithDialer(dial), zkmirror.WithReadConcurrency(1))
+	chans := make([]<-chan zkmirror.Value, len(paths))
+	for i, p := range paths {
+		chans[i] = mustNode(t, m, p).Watch(ctx)
+		if v := recv(t, chans[i], 10*time.Second); string(v.Data) != "a" {
+			t.Fatalf("%s: first value %q", p, v.Data)
+		}
+	}
+	t.Cleanup(gate.release) // before m closes (cleanups run last first)
+
+	// The events reach the mirror while its engine is held, so that all four paths are
+	// queued at once when it is let go; the server's answers are held back from then on.
+	release := zkmirror.HoldEngineLock(m)
+	var once sync.Once
+	unlock := func() { once.Do(release) }
+	t.Cleanup(unlock)
+	for _, p := range paths {
+		if _, err := raw.Set(p, []byte("b"), -1); err != nil {
+			unlock()
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := zkmirror.ReadConn(m).Exists(base); err != nil { // answered after the events
+		unlock()
+		t.Fatal(err)
+	}
+	before := getData.Load()
+	gate.close()
+	unlock()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for getData.Load()-before < int64(len(paths)) {
+		select {
+		case <-wrote:
+		case <-deadline.C:
+			gate.release()
+			t.Fatalf("%d reads in flight for %d changed paths, with the replies held back", getData.Load()-before, len(paths))
+		}
+	}
+	gate.release()
+	for _, ch := range chans {
+		for v := recv(t, ch, 10*time.Second); string(v.Data) != "b"; v = recv(t, ch, 10*time.Second) {
+		}
 	}
 }

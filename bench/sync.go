@@ -33,6 +33,7 @@ func runSync(e *env) error {
 		err := e.repeat(scn, variant.name, []string{"mirror", "raw"}, 15, func(ctx context.Context, side string, r rep) error {
 			var d, cpu time.Duration
 			var err error
+			sys0 := readSyscalls()
 			switch side {
 			case "mirror":
 				d, cpu, err = syncMirror(ctx, e.servers, root, variant.depth, children+1)
@@ -42,6 +43,7 @@ func runSync(e *env) error {
 			if err != nil {
 				return err
 			}
+			sys := readSyscalls() - sys0
 			e.put(scn, variant.name, side, r, "sync", "s", d.Seconds())
 			// The reads the job takes: the root's data and children, then each child's
 			// data (and children).
@@ -50,6 +52,9 @@ func runSync(e *env) error {
 				reads += children
 			}
 			e.put(scn, variant.name, side, r, "cpu/read", "s", cpu.Seconds()/float64(reads))
+			if sys0 >= 0 {
+				e.put(scn, variant.name, side, r, "syscalls/read", "x", float64(sys)/float64(reads))
+			}
 			return nil
 		})
 		if err != nil {
@@ -58,6 +63,7 @@ func runSync(e *env) error {
 		tg := ratioAtMost(1.1)
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "sync", variant.label, "s", &tg, "")
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "cpu/read", variant.name+": process CPU per read", "s", nil, "")
+		e.rec.summarize(scn, variant.name, "mirror", "raw", "syscalls/read", variant.name+": read system calls per read", "x", nil, "")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package zkmirror
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -70,8 +71,9 @@ const (
 )
 
 type qitem struct {
-	e *entry
-	k kind
+	e    *entry
+	k    kind
+	load bool // a first read or a resync read, which the read concurrency bounds
 }
 
 // watchBits names the watches of one server path that this session holds on the server
@@ -97,6 +99,13 @@ type arming struct {
 	reads int
 	fired watchBits
 }
+
+// eventReadFactor is how many times the read concurrency the reads in flight may grow to
+// while only re-reads after watch events are queued: like hand-written watch code, which
+// re-reads every path whose watch fired at once, so that a server slowed down for a moment
+// does not leave the mirror behind by a queue of reads that wait for one another's replies.
+// Still at most one read per (path, kind).
+const eventReadFactor = 16
 
 // engine owns the watch state of every mirrored path. One ZooKeeper watch per (path, kind)
 // whatever the number of handles: reads are single-flight per (path, kind), driven by node
@@ -153,12 +162,68 @@ type engine struct {
 
 	// counters for Stats
 	reads, resyncs, watchesLost, conflated atomic.Int64
+
+	busy    int        // workers reading now (the others are about to pop or to end)
+	loading int        // queued items that are loads (see qitem)
+	inbox   eventInbox // node events that found mu taken
+}
+
+// eventInbox takes node events from go-zookeeper's I/O goroutine when the engine's lock is
+// held by someone else, so that goroutine, which also delivers every reply, never waits for
+// a worker or a publish; the pump applies them.
+type eventInbox struct {
+	mu   sync.Mutex
+	evs  []zk.Event
+	wake chan struct{} // one slot
+}
+
+func (in *eventInbox) put(ev zk.Event) {
+	in.mu.Lock()
+	in.evs = append(in.evs, ev)
+	in.mu.Unlock()
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps the pending events for buf, emptied.
+func (in *eventInbox) take(buf []zk.Event) []zk.Event {
+	clear(buf)
+	in.mu.Lock()
+	evs := in.evs
+	in.evs = buf[:0]
+	in.mu.Unlock()
+	return evs
+}
+
+// pump applies the events the inbox took while the lock was held, until the engine stops.
+func (g *engine) pump() {
+	defer g.wg.Done()
+	var evs []zk.Event
+	for {
+		select {
+		case <-g.done:
+			return
+		case <-g.inbox.wake:
+		}
+		evs = g.inbox.take(evs)
+		if len(evs) == 0 {
+			continue
+		}
+		g.mu.Lock()
+		for _, ev := range evs {
+			g.markDirtyLocked(ev)
+		}
+		g.mu.Unlock()
+	}
 }
 
 func newEngine(log *slog.Logger, root chroot, maxWorkers int, jitter float64) *engine {
 	return &engine{
 		log: log, root: root, maxWorkers: maxWorkers, jitter: jitter,
 		kick:      make(chan struct{}, 1),
+		inbox:     eventInbox{wake: make(chan struct{}, 1)},
 		done:      make(chan struct{}),
 		entries:   make(map[string]*entry),
 		trees:     make(map[*Tree]struct{}),
@@ -174,6 +239,8 @@ func (g *engine) start(conn *zk.Conn, timeout func() time.Duration) {
 	g.conn, g.timeout = conn, timeout
 	g.wg.Add(1)
 	go g.driver()
+	g.wg.Add(1)
+	go g.pump()
 }
 
 // acquire makes the path's kind mirrored for a Node handle (one more holder) and returns
@@ -329,10 +396,23 @@ func (g *engine) detachTreeLocked(e *entry, t *Tree) {
 	}
 }
 
-// onNodeEvent runs on go-zookeeper's I/O goroutine: it only marks paths dirty.
+// onNodeEvent runs on go-zookeeper's I/O goroutine: it only records the watches the event
+// fired and marks paths dirty, and never waits for the engine's lock: when another goroutine
+// holds it, the pump does that.
 func (g *engine) onNodeEvent(ev zk.Event) {
-	var kinds [2]bool
-	var fired watchBits
+	if kinds, fired := eventKinds(ev); kinds == ([2]bool{}) && fired == 0 {
+		return
+	}
+	if !g.mu.TryLock() {
+		g.inbox.put(ev)
+		return
+	}
+	g.markDirtyLocked(ev)
+	g.mu.Unlock()
+}
+
+// eventKinds returns the kinds a node event makes dirty and the session's watches it fired.
+func eventKinds(ev zk.Event) (kinds [2]bool, fired watchBits) {
 	switch ev.Type {
 	case zk.EventNodeCreated:
 		kinds = [2]bool{true, true}
@@ -349,15 +429,19 @@ func (g *engine) onNodeEvent(ev zk.Event) {
 	case zk.EventNotWatching:
 		// go-zookeeper dropped the path's watches (session expired or connection closed);
 		// the session's transitions drive the resync.
-		g.mu.Lock()
-		g.firedLocked(ev.Path, armedData|armedChild)
-		g.mu.Unlock()
-		return
-	default:
-		return
+		fired = armedData | armedChild
 	}
-	g.mu.Lock()
-	g.firedLocked(ev.Path, fired)
+	return kinds, fired
+}
+
+// markDirtyLocked records the watches a node event fired and queues a read of every held
+// kind it makes dirty. Events may be applied out of order (the pump's after a later one that
+// found the lock free): both are idempotent, so the outcome is the same.
+func (g *engine) markDirtyLocked(ev zk.Event) {
+	kinds, fired := eventKinds(ev)
+	if fired != 0 {
+		g.firedLocked(ev.Path, fired)
+	}
 	if e := g.entries[ev.Path]; e != nil {
 		for k, dirty := range kinds {
 			if dirty && e.refs[k] > 0 {
@@ -365,7 +449,6 @@ func (g *engine) onNodeEvent(ev zk.Event) {
 			}
 		}
 	}
-	g.mu.Unlock()
 }
 
 // onWatchesLost runs on go-zookeeper's goroutine when re-sending watches after a reconnect
@@ -491,15 +574,29 @@ func (g *engine) enqueueLocked(e *entry, k kind) {
 		return
 	}
 	e.queued[k] = true
-	g.queue = append(g.queue, qitem{e, k})
+	load := !e.rec.has(k) || e.resync[k]
+	if load {
+		g.loading++
+	}
+	g.queue = append(g.queue, qitem{e, k, load})
 	g.spawnLocked()
+}
+
+// workerLimitLocked is how many workers may run: the read concurrency while loads are
+// queued, more while only re-reads after watch events are.
+func (g *engine) workerLimitLocked() int {
+	if g.loading > 0 || g.maxWorkers > math.MaxInt/eventReadFactor {
+		return g.maxWorkers
+	}
+	return g.maxWorkers * eventReadFactor
 }
 
 func (g *engine) spawnLocked() {
 	if g.closed || !g.ready {
 		return
 	}
-	for g.workers < g.maxWorkers && g.workers < len(g.queue)-g.qhead {
+	// A worker blocked in a read cannot take a queued path: count the idle ones.
+	for g.workers < g.workerLimitLocked() && g.workers-g.busy < len(g.queue)-g.qhead {
 		g.workers++
 		g.wg.Add(1)
 		go g.work()
@@ -513,6 +610,9 @@ func (g *engine) popLocked() (qitem, bool) {
 	it := g.queue[g.qhead]
 	g.queue[g.qhead] = qitem{}
 	g.qhead++
+	if it.load {
+		g.loading--
+	}
 	if g.qhead == len(g.queue) {
 		g.queue = g.queue[:0]
 		g.qhead = 0
@@ -528,7 +628,7 @@ func (g *engine) work() {
 	defer g.wg.Done()
 	for {
 		g.mu.Lock()
-		if g.closed || !g.ready {
+		if g.closed || !g.ready || g.workers > g.workerLimitLocked() {
 			g.workers--
 			g.mu.Unlock()
 			return
@@ -546,6 +646,7 @@ func (g *engine) work() {
 			continue
 		}
 		e.reading[k] = true
+		g.busy++
 		g.readSeq++
 		seq, sid := g.readSeq, g.readySID
 		g.beginArmingLocked(e.path)
@@ -564,6 +665,7 @@ func (g *engine) work() {
 		sameSession := g.conn.SessionID() == sid
 
 		g.mu.Lock()
+		g.busy--
 		// The server may drop, unsent, the events of a client that lost read permission:
 		// the watches of such a path are never relied upon, and armed again on each read.
 		noAuth := errors.Is(r.err, zk.ErrNoAuth)

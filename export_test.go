@@ -27,3 +27,12 @@ var (
 	SetRequestSize  = setRequestSize
 	AuthRequestSize = authRequestSize
 )
+
+// HoldEngineLock takes the lock of m's engine until the returned func is called.
+func HoldEngineLock(m *Mirror) (release func()) {
+	m.eng.mu.Lock()
+	return m.eng.mu.Unlock
+}
+
+// ReadConn returns the go-zookeeper connection m reads with.
+func ReadConn(m *Mirror) *zk.Conn { return m.sess.Conn() }

@@ -99,8 +99,10 @@ func WithResyncJitter(fraction float64) Option {
 }
 
 // WithReadConcurrency bounds the reads in flight at once (default 64): initial reads and
-// resyncs are pipelined up to this depth. n must be at least 1, else Connect returns
-// ErrInvalidArgument.
+// resyncs are pipelined up to this depth. While only paths whose watches fired are to be
+// read again, up to 16 times as many may be in flight, never more than one per path and
+// kind, so that the mirror keeps up with a busy server as one watch loop per path would.
+// n must be at least 1, else Connect returns ErrInvalidArgument.
 func WithReadConcurrency(n int) Option {
 	return func(c *config) { c.readConcurrency = n }
 }

@@ -20,6 +20,7 @@ type churnCheck struct {
 	cur    [][]byte
 	at     []int64 // mono() when cur was observed
 	seen   int     // nodes with a first value
+	change int     // values observed that differ from the node's previous one
 	first  chan struct{}
 	expect [][]byte // final values, once the writers stopped
 	left   int      // nodes not yet at their final value
@@ -42,6 +43,7 @@ func (c *churnCheck) observe(i int, data []byte) {
 	}
 	if !bytes.Equal(c.cur[i], data) { // the time a node got its value, not a re-read of it
 		c.cur[i], c.at[i] = data, t
+		c.change++
 	}
 	if c.expect != nil && c.left > 0 && bytes.Equal(data, c.expect[i]) {
 		c.left--
@@ -73,8 +75,29 @@ func (c *churnCheck) get(i int) []byte {
 	return c.cur[i]
 }
 
+// changes returns how many changed values have been observed so far.
+func (c *churnCheck) changes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.change
+}
+
 // prefix shortens data for messages.
 func prefix(b []byte) []byte { return b[:min(len(b), 24)] }
+
+// nodeLags returns, for every node written, how long after its last write was acknowledged
+// the observer got its final value (0 when the observer had it first), in seconds.
+func (c *churnCheck) nodeLags(lastAt []int64) []float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var lags []float64
+	for i, t := range c.at {
+		if lastAt[i] != 0 {
+			lags = append(lags, float64(max(0, t-lastAt[i]))/1e9)
+		}
+	}
+	return lags
+}
 
 // lastArrival is the latest time a node got its final value.
 func (c *churnCheck) lastArrival() int64 {
@@ -176,10 +199,13 @@ func runChurn(e *env) error {
 
 		// The writers: writer w owns nodes w, w+nw, …
 		last := make([][]byte, n)
+		lastAt := make([]int64, n) // mono() when the node's last write was acknowledged
 		lastAck := make([]int64, nw)
 		writes := make([]int, nw)
 		errs := make([]error, nw)
 		reads0 := reads()
+		changes0 := chk.changes()
+		cpu0 := cpuTime()
 		end := time.Now().Add(e.sz.churnFor)
 		var ww sync.WaitGroup
 		t0 := time.Now()
@@ -197,6 +223,7 @@ func runChurn(e *env) error {
 						last[i] = d
 						writes[w]++
 						lastAck[w] = mono()
+						lastAt[i] = lastAck[w]
 						if !time.Now().Before(end) {
 							break
 						}
@@ -228,7 +255,10 @@ func runChurn(e *env) error {
 		if err := waitFor(ctx, chk.final(expect), 60*time.Second, "the observer to catch up"); err != nil {
 			return err
 		}
+		cpu := cpuTime() - cpu0
+		observed := chk.changes() - changes0
 		lag := time.Duration(max(0, chk.lastArrival()-stopAt))
+		nodeLags := chk.nodeLags(lastAt)
 		issued := reads() - reads0
 
 		// Final state: the mirror's own Value against a fresh read from the server.
@@ -262,9 +292,16 @@ func runChurn(e *env) error {
 			logf("churn: %s: %d nodes differ from the server, e.g. %s", side, k, *firstMismatch.Load())
 		}
 		e.put(scn, "", side, r, "lag", "s", lag.Seconds())
+		if len(nodeLags) > 0 {
+			e.put(scn, "", side, r, "node lag p50", "s", percentile(nodeLags, 50))
+			e.put(scn, "", side, r, "node lag p99", "s", percentile(nodeLags, 99))
+		}
 		e.put(scn, "", side, r, "writes/s", "1/s", float64(total)/elapsed.Seconds())
 		e.put(scn, "", side, r, "final matches", "bool", match)
 		e.put(scn, "", side, r, "reads/write", "x", float64(issued)/float64(total))
+		if observed > 0 {
+			e.put(scn, "", side, r, "cpu/change", "s", cpu.Seconds()/float64(observed))
+		}
 		return nil
 	})
 	if err != nil {
@@ -272,8 +309,11 @@ func runChurn(e *env) error {
 	}
 	label := fmt.Sprintf("%d writers × %d nodes:", nw, n)
 	e.rec.summarize(scn, "", "mirror", "raw", "lag", label+" lag when writers stop", "s", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "node lag p50", "last write → observed, per node, p50", "s", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "node lag p99", "last write → observed, per node, p99", "s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "writes/s", "writes/s while observed", "1/s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "reads/write", "observer reads per write", "x", nil, "")
+	e.rec.summarize(scn, "", "mirror", "raw", "cpu/change", "process CPU per observed change", "s", nil, "")
 	tg := valueEquals(1, "bool")
 	e.rec.summarize(scn, "", "mirror", "raw", "final matches", "final state equals server", "bool", &tg, "")
 	e.rec.summarize(scn, "", "mirror+file", "mirror", "lag", label+" lag, snapshot file on / off", "s", nil, "")

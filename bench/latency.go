@@ -108,6 +108,7 @@ func runLatency(e *env) error {
 		if _, err := obs.await(ctx, seq); err != nil {
 			return fmt.Errorf("first value: %w", err)
 		}
+		cpu0 := cpuTime()
 		for range sets {
 			seq := seqCounter.Add(1)
 			t0 := mono()
@@ -119,6 +120,9 @@ func runLatency(e *env) error {
 				return err
 			}
 			e.put(scn, "", side, r, "latency", "s", float64(at-t0)/1e9)
+		}
+		if sets > 0 {
+			e.put(scn, "", side, r, "cpu/change", "s", (cpuTime()-cpu0).Seconds()/float64(sets))
 		}
 		return nil
 	})
@@ -140,6 +144,7 @@ func runLatency(e *env) error {
 		e.rec.judge(&res, &tg)
 		e.rec.addRow(res)
 	}
+	e.rec.summarize(scn, "", "mirror", "raw", "cpu/change", "process CPU per observed change", "s", nil, "")
 	return nil
 }
 

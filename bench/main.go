@@ -40,13 +40,16 @@
 // latency: one node; a third connection writes it. Time from just before the Set to the
 // observer holding the new value: the mirror through Node.Watch, the raw code through a GetW
 // re-arm loop on its own connection. p50 and p99 over all measured sets; target mirror/raw
-// ≤ 1.05.
+// ≤ 1.05. Also the process CPU time (user and system, getrusage) spent over the measured
+// sets, divided by their number: the writer's Sets are in it on both sides.
 //
 // sync: initial load of a node with 10,000 children (100-byte data). Mirror: Mirror.Tree
 // then Tree.Synced, after the session is up. Raw: ChildrenW on the root, then GetW and
 // ChildrenW on every child, pipelined 64 deep, results kept in a map (the same reads and
 // watches). Also MaxDepth(1) against ChildrenW + GetW on the root and GetW per child.
-// Target ≤ 1.1 for both.
+// Target ≤ 1.1 for both. Also the process CPU time over the load divided by the reads the
+// job takes (2 + one or two per child), the same count on both sides, and the read system
+// calls of the process per read (/proc/self/io; connection setup and teardown included).
 //
 // fanout: 10,000 subscribers on one node (Node.Watch ×10,000, one goroutine each); the
 // raw code is one GetW re-arm loop that hands every value to 10,000 one-slot conflating
@@ -71,9 +74,15 @@
 // (Node.Watch, one goroutine each); the raw code runs a GetW re-arm loop per node. Lag:
 // from the last write's reply to the moment every observed node held its final value (the
 // time each node got its final value is recorded, so a node that was already current does
-// not count late). Then every node is checked against a fresh read from the server. Also
+// not count late). The lag is also taken per node, from the acknowledgement of its own last
+// write to the observer holding it (0 when the observer was first), as p50 and p99 over the
+// nodes of a repetition: the delay of the observer's pipeline rather than one event. Then
+// every node is checked against a fresh read from the server. Also
 // reported: writes per second while each side observed (the writers share the 2 cores with
-// the observer and ZooKeeper) and reads issued per write. The lag is one event per
+// the observer and ZooKeeper), reads issued per write, and the process CPU time from the
+// writers' start until the observer holds every final value, divided by the number of changed
+// values the observer received (the writers run in this process too, on both sides, so
+// their CPU is in both figures; the ZooKeeper JVM's is in neither). The lag is one event per
 // repetition and varies by an order of magnitude from one repetition to the next on a busy
 // machine: read it as a median with that in mind. No target.
 //
@@ -111,8 +120,9 @@
 //
 // -cpuprofile FILE profiles the whole run; every repetition carries the pprof labels
 // scenario and side (pprof -tagfocus side=mirror). -profile DIR writes one CPU profile per
-// measured repetition and side, DIR/<scenario>[_<variant>]-<side>-<rep>.cpu.pprof, and heap
-// profiles while the memory scenario holds its nodes, DIR/memory-<side>.heap.pprof.
+// measured repetition and side, DIR/<scenario>[_<variant>]-<side>-<rep>.cpu.pprof, block and
+// mutex profiles beside them (cumulative: see profile.go), and heap profiles while the memory
+// scenario holds its nodes, DIR/memory-<side>.heap.pprof.
 // -memprofile FILE writes the heap profile of the mirror's memory repetition (or of the end
 // of the run when memory does not run).
 //

@@ -17,8 +17,10 @@ import (
 // the Mirror's and go-zookeeper's included, inherit them), so a whole-run -cpuprofile can
 // be split with pprof -tagfocus side=mirror. -profile DIR instead writes one CPU profile
 // per measured repetition, DIR/<scenario>[_<variant>]-<side>-<rep>.cpu.pprof (give several
-// to pprof to merge them), and heap profiles taken while the memory scenario holds its
-// nodes, DIR/memory-<side>.heap.pprof.
+// to pprof to merge them), block and mutex profiles next to it (.block.pprof, .mutex.pprof;
+// sampled only during measured repetitions, but cumulative over the run so far: use
+// pprof -diff_base with the file written before it for one repetition alone), and heap
+// profiles taken while the memory scenario holds its nodes, DIR/memory-<side>.heap.pprof.
 type profiler struct {
 	dir     string
 	cpuFile *os.File
@@ -72,10 +74,40 @@ func (p *profiler) run(ctx context.Context, scn, side string, r rep, f func(ctx 
 			err = perr
 			return
 		}
+		runtime.SetBlockProfileRate(blockProfileRate)
+		runtime.SetMutexProfileFraction(mutexProfileFraction)
 		err = f(ctx)
 		pprof.StopCPUProfile()
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+		base := strings.TrimSuffix(path, ".cpu.pprof")
+		for _, prof := range []string{"block", "mutex"} {
+			if werr := writeProfile(prof, base+"."+prof+".pprof"); werr != nil && err == nil {
+				err = werr
+			}
+		}
 	})
 	return err
+}
+
+// Sampling of the block and mutex profiles during measured repetitions with -profile: a
+// blocking event of 10 µs or more is sampled, and one in 10 contended mutex unlocks.
+const (
+	blockProfileRate     = 10_000 // ns
+	mutexProfileFraction = 10
+)
+
+// writeProfile writes the named runtime profile to path.
+func writeProfile(name, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // heap writes a heap profile of what is live now: to DIR/memory-<side>.heap.pprof with

@@ -31,18 +31,30 @@ func runSync(e *env) error {
 		{"depth1", 1, fmt.Sprintf("%d children, MaxDepth(1): data watches", children)},
 	} {
 		err := e.repeat(scn, variant.name, []string{"mirror", "raw"}, 15, func(ctx context.Context, side string, r rep) error {
-			var d time.Duration
+			var d, cpu time.Duration
 			var err error
+			sys0 := readSyscalls()
 			switch side {
 			case "mirror":
-				d, err = syncMirror(ctx, e.servers, root, variant.depth, children+1)
+				d, cpu, err = syncMirror(ctx, e.servers, root, variant.depth, children+1)
 			case "raw":
-				d, err = syncRaw(ctx, e.servers, root, variant.depth < 0, children)
+				d, cpu, err = syncRaw(ctx, e.servers, root, variant.depth < 0, children)
 			}
 			if err != nil {
 				return err
 			}
+			sys := readSyscalls() - sys0
 			e.put(scn, variant.name, side, r, "sync", "s", d.Seconds())
+			// The reads the job takes: the root's data and children, then each child's
+			// data (and children).
+			reads := 2 + children
+			if variant.depth < 0 {
+				reads += children
+			}
+			e.put(scn, variant.name, side, r, "cpu/read", "s", cpu.Seconds()/float64(reads))
+			if sys0 >= 0 {
+				e.put(scn, variant.name, side, r, "syscalls/read", "x", float64(sys)/float64(reads))
+			}
 			return nil
 		})
 		if err != nil {
@@ -50,15 +62,18 @@ func runSync(e *env) error {
 		}
 		tg := ratioAtMost(1.1)
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "sync", variant.label, "s", &tg, "")
+		e.rec.summarize(scn, variant.name, "mirror", "raw", "cpu/read", variant.name+": process CPU per read", "s", nil, "")
+		e.rec.summarize(scn, variant.name, "mirror", "raw", "syscalls/read", variant.name+": read system calls per read", "x", nil, "")
 	}
 	return nil
 }
 
-// syncMirror times Mirror.Tree to Tree.Synced on a connected Mirror.
-func syncMirror(ctx context.Context, servers []string, root string, depth, want int) (time.Duration, error) {
+// syncMirror times Mirror.Tree to Tree.Synced on a connected Mirror, and returns the
+// process CPU time spent meanwhile.
+func syncMirror(ctx context.Context, servers []string, root string, depth, want int) (time.Duration, time.Duration, error) {
 	m, err := connectMirror(ctx, servers)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer m.Close()
 	var opts []zkmirror.TreeOption
@@ -67,20 +82,22 @@ func syncMirror(ctx context.Context, servers []string, root string, depth, want 
 	}
 	sctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	t, err := m.Tree(root, opts...)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer t.Close()
 	if err := t.Synced(sctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	d := time.Since(t0)
+	cpu := cpuTime() - cpu0
 	if n := t.Len(); n != want {
-		return 0, fmt.Errorf("tree holds %d nodes, want %d", n, want)
+		return 0, 0, fmt.Errorf("tree holds %d nodes, want %d", n, want)
 	}
-	return d, nil
+	return d, cpu, nil
 }
 
 // rawRead is one node's state as the raw client keeps it.
@@ -92,21 +109,22 @@ type rawRead struct {
 
 // syncRaw is the raw client's initial load: ChildrenW and GetW on the root, then GetW
 // (and ChildrenW when full) on every child, as separate requests pipelined 64 deep.
-func syncRaw(ctx context.Context, servers []string, root string, full bool, want int) (time.Duration, error) {
+func syncRaw(ctx context.Context, servers []string, root string, full bool, want int) (time.Duration, time.Duration, error) {
 	conn, err := dialRaw(ctx, servers, 10*time.Second, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.close()
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	var top rawRead
 	names, st, _, err := conn.ChildrenW(root)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	top.kids, top.stat = names, *st
 	if top.data, st, _, err = conn.GetW(root); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	top.stat = *st
 	nodes := make([]rawRead, len(names))
@@ -130,11 +148,12 @@ func syncRaw(ctx context.Context, servers []string, root string, full bool, want
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	d := time.Since(t0)
+	cpu := cpuTime() - cpu0
 	if len(nodes) != want {
-		return 0, fmt.Errorf("read %d children, want %d", len(nodes), want)
+		return 0, 0, fmt.Errorf("read %d children, want %d", len(nodes), want)
 	}
-	return d, nil
+	return d, cpu, nil
 }

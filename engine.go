@@ -39,6 +39,10 @@ type entry struct {
 	// resynced: the kind's latest snapshot was emitted flagged Resync; a stream opened
 	// later starts from it as it is.
 	resynced [2]bool
+	// armed: the path's watches the session holds, as far as the engine knows, while the
+	// path has an entry (in the padding after the flags: no byte more); engine.armed holds
+	// them once the entry is freed.
+	armed watchBits
 
 	// tomb is the Czxid of the newest incarnation seen deleted: a read showing that
 	// incarnation (or an older one) again is stale and ignored.
@@ -281,8 +285,9 @@ func (g *engine) acquire(spath, upath string, k kind) (*entry, error) {
 func (g *engine) acquireLocked(spath string, k kind) *entry {
 	e := g.entries[spath]
 	if e == nil {
-		e = &entry{path: spath}
+		e = &entry{path: spath, armed: g.armed[spath]}
 		g.entries[spath] = e
+		g.setReleasedArmedLocked(spath, 0)
 	}
 	e.refs[k]++
 	if e.refs[k] == 1 {
@@ -331,6 +336,8 @@ func (g *engine) releaseLocked(e *entry, k kind) {
 	}
 	if e.refs[kindData] == 0 && e.refs[kindChildren] == 0 && g.entries[e.path] == e {
 		delete(g.entries, e.path)
+		g.setReleasedArmedLocked(e.path, e.armed) // the watches outlive the entry
+		e.armed = 0
 	}
 }
 
@@ -858,7 +865,46 @@ func (g *engine) exists(path string, armed *watchBits) (bool, *zk.Stat, error) {
 func (g *engine) isArmed(path string, w watchBits) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.armed[path]&w != 0
+	return g.armedLocked(path)&w != 0
+}
+
+// armedLocked returns the path's watches the session holds: in its entry while it has one,
+// in g.armed once the entry is freed.
+func (g *engine) armedLocked(path string) watchBits {
+	if e := g.entries[path]; e != nil {
+		return e.armed
+	}
+	return g.armed[path]
+}
+
+// setArmedLocked records the path's watches where armedLocked finds them.
+func (g *engine) setArmedLocked(path string, b watchBits) {
+	if e := g.entries[path]; e != nil {
+		e.armed = b
+		return
+	}
+	g.setReleasedArmedLocked(path, b)
+}
+
+// setReleasedArmedLocked records the watches of a path without an entry.
+func (g *engine) setReleasedArmedLocked(path string, b watchBits) {
+	if b != 0 {
+		g.armed[path] = b
+		g.armedPeak = max(g.armedPeak, len(g.armed))
+		return
+	}
+	if _, ok := g.armed[path]; !ok {
+		return
+	}
+	delete(g.armed, path)
+	// A map keeps its buckets when entries go: rebuild it once most are gone.
+	if g.armedPeak >= 1024 && len(g.armed) < g.armedPeak/4 {
+		m := make(map[string]watchBits, len(g.armed))
+		for p, b := range g.armed {
+			m[p] = b
+		}
+		g.armed, g.armedPeak = m, len(g.armed)
+	}
 }
 
 // beginArmingLocked notes a read of the path in flight.
@@ -877,8 +923,7 @@ func (g *engine) endArmingLocked(path string, w watchBits, record bool) {
 	a := g.arming[path]
 	if record {
 		if w &^= a.fired; w != 0 {
-			g.armed[path] |= w
-			g.armedPeak = max(g.armedPeak, len(g.armed))
+			g.setArmedLocked(path, g.armedLocked(path)|w)
 		}
 	}
 	if a.reads--; a.reads == 0 {
@@ -891,22 +936,8 @@ func (g *engine) firedLocked(path string, w watchBits) {
 	if a := g.arming[path]; a != nil {
 		a.fired |= w
 	}
-	b, ok := g.armed[path]
-	if !ok {
-		return
-	}
-	if b &^= w; b != 0 {
-		g.armed[path] = b
-		return
-	}
-	delete(g.armed, path)
-	// A map keeps its buckets when entries go: rebuild it once most are gone.
-	if g.armedPeak >= 1024 && len(g.armed) < g.armedPeak/4 {
-		m := make(map[string]watchBits, len(g.armed))
-		for p, b := range g.armed {
-			m[p] = b
-		}
-		g.armed, g.armedPeak = m, len(g.armed)
+	if b := g.armedLocked(path); b&w != 0 {
+		g.setArmedLocked(path, b&^w)
 	}
 }
 
@@ -918,6 +949,9 @@ func (g *engine) forgetWatchesLocked() {
 	}
 	g.armed = make(map[string]watchBits)
 	g.armedPeak = 0
+	for _, e := range g.entries {
+		e.armed = 0
+	}
 }
 
 // sortedNames sorts child names as go-zookeeper decoded them (a slice no one else holds)

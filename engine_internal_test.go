@@ -157,3 +157,45 @@ func TestArmedWatchesShrink(t *testing.T) {
 		t.Fatalf("%d armed, peak %d: not rebuilt", len(g.armed), g.armedPeak)
 	}
 }
+
+// The watches of a held path live in its entry, costing no map entry; they move to the map
+// when the entry is freed and back when the path is held again, and an event or an expiry
+// forgets them wherever they are.
+func TestArmedWatchesFollowTheEntry(t *testing.T) {
+	g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
+	g.mu.Lock()
+	e := g.acquireLocked("/p", kindData)
+	g.beginArmingLocked("/p")
+	g.endArmingLocked("/p", armedData, true)
+	if e.armed != armedData || len(g.armed) != 0 {
+		t.Fatalf("held: entry %b, map %v", e.armed, g.armed)
+	}
+	g.releaseLocked(e, kindData)
+	if g.armed["/p"] != armedData {
+		t.Fatalf("released: map %v", g.armed)
+	}
+	e = g.acquireLocked("/p", kindChildren)
+	if e.armed != armedData || len(g.armed) != 0 {
+		t.Fatalf("held again: entry %b, map %v", e.armed, g.armed)
+	}
+	g.mu.Unlock()
+	if !g.isArmed("/p", armedData) || g.isArmed("/p", armedChild) {
+		t.Fatal("isArmed does not read the entry")
+	}
+	g.onNodeEvent(zk.Event{Type: zk.EventNodeDataChanged, Path: "/p"})
+	if e.armed != 0 {
+		t.Fatalf("fired watch kept: %b", e.armed)
+	}
+	g.mu.Lock()
+	g.beginArmingLocked("/p")
+	g.endArmingLocked("/p", armedChild, true)
+	g.forgetWatchesLocked()
+	if e.armed != 0 {
+		t.Fatalf("expiry kept the entry's watches: %b", e.armed)
+	}
+	g.releaseLocked(e, kindChildren)
+	if len(g.armed) != 0 {
+		t.Fatalf("nothing armed, yet the map holds %v", g.armed)
+	}
+	g.mu.Unlock()
+}

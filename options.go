@@ -117,8 +117,10 @@ func WithReadConcurrency(n int) Option {
 // file or the new one; at most once a second while states change, and once more at Close.
 // Paths released shortly before Close (as deferred Close calls on handles do) are still in
 // that last write. A write that fails (a read-only directory, a full disk) is logged and
-// retried with growing delays; it never blocks the mirror. The file belongs to one Mirror
-// at a time: two writing it would spoil each other's writes (which a load then refuses).
+// retried with growing delays; it never blocks the mirror. Close waits for its last write:
+// on a disk that hangs, Close waits with it. The file belongs to one Mirror at a time: two
+// writing it do not tear it (each write renames a whole file of its own over it), but the
+// last write wins.
 //
 // At Connect the file is loaded. A Node or Tree path found in it answers at once — Value,
 // Children, the first Watch snapshot, Tree.Get — with Restored=true, before any server

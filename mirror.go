@@ -17,8 +17,13 @@
 //   - Errors. Value on a missing node is ErrNoNode; no contact with ZooKeeper for the path
 //     before ctx ends is ErrTimeout; after Close, ErrClosed; a bad path, ErrInvalidPath.
 //     Nothing that comes from data or the server panics, nor does bad input: it is an
-//     error matching one of the Err sentinels with errors.Is. Only a nil ctx, func or
-//     option panics, as a programming error.
+//     error matching one of the Err sentinels with errors.Is. Bad input is refused before
+//     anything is sent, whatever its size: a path the server would refuse, or too long for
+//     any request (MaxPathLen), is ErrInvalidPath; a write whose path, data and ACL together
+//     cannot fit the server's packet limit is ErrDataTooLarge; an option out of its range
+//     is ErrInvalidArgument from Connect. A user function that panics (a Filter, a watcher)
+//     is recovered and logged. Only a nil ctx, func or option panics, as a programming
+//     error.
 //   - Monotonic. For one path the mirror never emits an older state than one it emitted:
 //     (Czxid, Mzxid) for data and (Czxid, Pzxid) for children only grow, and are equal only
 //     in a Resync snapshot or one that reports a change of Err (a read that started or
@@ -50,9 +55,10 @@
 //   - Operators (package operators) never drop items except Debounce, Throttle and
 //     Distinct, which exist to; they block on their output with ctx. Only the sources
 //     (Watch, Subscribe, Tree.Events) conflate.
-//   - Close returns only after every goroutine of the Mirror, and of its go-zookeeper
-//     connection, has ended. Called from a watcher callback, it closes without waiting for
-//     the dispatcher it runs on, which ends as soon as the callback returns.
+//   - Close returns only after every goroutine of the Mirror has ended and every socket it
+//     opened is closed; go-zookeeper's own goroutines have then been told to stop and have
+//     nothing left to do but return. Called from a watcher callback, it closes without
+//     waiting for the dispatcher it runs on, which ends as soon as the callback returns.
 //   - Snapshot file (WithSnapshotFile, opt-in). A path found in the file answers at once,
 //     before any server contact, with Restored=true; the first read from a server replaces
 //     it with Restored=false and Resync=true, changed or not, whatever the zxids say.

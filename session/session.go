@@ -22,8 +22,9 @@
 // session it reports Connected, with the access the world and the accepted credentials have.
 //
 // The session owns the connection's zxid, which keeps go-zookeeper v1.0.4's receive loop
-// from racing with its reconnects (see zxidBook), and forgets it when every server refuses
-// the handshake for longer than the session timeout (a cluster whose history went back).
+// from racing with its reconnects (see zxidBook). When every server refuses the handshake
+// for longer than the session timeout (a cluster whose history went back, or one without
+// quorum), it starts afresh with a new session: Expired, then Connected with NewSession.
 //
 // Close ends every goroutine the Session started and closes every socket; go-zookeeper's
 // goroutines have then been told to stop and have nothing left to do but return.

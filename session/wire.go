@@ -47,7 +47,7 @@ import (
 // same way, with a new session, as if it had expired.
 type zxidBook struct {
 	timeout   func() time.Duration // the session timeout, for the refusal rule
-	onForget  func()               // called once each time the zxid is forgotten
+	onForget  func()               // called once each time the session is to start afresh
 	onTimeout func(ms int32)       // the timeout the server negotiated, at each handshake
 
 	last   atomic.Int64 // zxid of the last reply read; 0 in a new session

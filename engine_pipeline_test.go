@@ -146,16 +146,7 @@ func TestQueuedReadDoesNotWaitForABusyWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gate := &readGate{}
-	var getData atomic.Int64
-	wrote := make(chan struct{}, 1)
-	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
-		c, err := net.DialTimeout(network, address, timeout)
-		if err != nil {
-			return nil, err
-		}
-		return &gatedConn{Conn: c, gate: gate, getData: &getData, wrote: wrote}, nil
-	}
+	gate, getData, wrote, dial := gatedDialer()
 	m := connect(t, zkmirror.WithDialer(dial), zkmirror.WithReadConcurrency(4))
 	waitState(t, m.States(ctx), zkmirror.StateConnected)
 	t.Cleanup(gate.release) // before m closes (cleanups run last first)
@@ -201,16 +192,7 @@ func TestWatchEventReadsAreNotHeldToTheLoadConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gate := &readGate{}
-	var getData atomic.Int64
-	wrote := make(chan struct{}, 1)
-	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
-		c, err := net.DialTimeout(network, address, timeout)
-		if err != nil {
-			return nil, err
-		}
-		return &gatedConn{Conn: c, gate: gate, getData: &getData, wrote: wrote}, nil
-	}
+	gate, getData, wrote, dial := gatedDialer()
 	m := connect(t, zkmirror.WithDialer(dial), zkmirror.WithReadConcurrency(1))
 	chans := make([]<-chan zkmirror.Value, len(paths))
 	for i, p := range paths {
@@ -255,4 +237,18 @@ func TestWatchEventReadsAreNotHeldToTheLoadConcurrency(t *testing.T) {
 		for v := recv(t, ch, 10*time.Second); string(v.Data) != "b"; v = recv(t, ch, 10*time.Second) {
 		}
 	}
+}
+
+// gatedDialer returns a dialer whose connections hold replies back while gate is closed,
+// count the getData requests written in getData and signal each one on wrote.
+func gatedDialer() (gate *readGate, getData *atomic.Int64, wrote chan struct{}, dial func(network, address string, timeout time.Duration) (net.Conn, error)) {
+	gate, getData, wrote = &readGate{}, new(atomic.Int64), make(chan struct{}, 1)
+	dial = func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedConn{Conn: c, gate: gate, getData: getData, wrote: wrote}, nil
+	}
+	return gate, getData, wrote, dial
 }

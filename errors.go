@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/engine"
 )
 
 // The errors every call returns, wrapped. errors.Is matches an error returned by this package
@@ -293,24 +291,8 @@ func wrapZK(op, path string, err error) error {
 	if m, ok := zkKind(err); ok {
 		return &opError{op: op, path: path, kind: m.kind, cause: err, detail: m.detail}
 	}
-	if isSocketErr(err) {
+	if engine.IsSocketErr(err) {
 		return newErr(op, path, ErrConnectionLoss, err)
 	}
 	return &opError{op: op, path: path, cause: err}
-}
-
-// isSocketErr reports whether err is a socket error go-zookeeper passed through as it was
-// (a write on a connection that just broke).
-func isSocketErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
-}
-
-// isConnErr reports whether err means the request did not get a definite answer because the
-// connection or session went away.
-func isConnErr(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
-		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved) ||
-		errors.Is(err, zk.ErrClosing) || errors.Is(err, ErrConnectionLoss) || isSocketErr(err)
 }

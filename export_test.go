@@ -4,10 +4,10 @@ import "github.com/go-zookeeper/zk"
 
 // TreeRecordKinds reports which kinds the Tree's record of a path carries.
 func TreeRecordKinds(t *Tree, path string) (data, kids bool) {
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n := t.nodes[t.m.root.toServer(path)]
-	return n.rec.has(kindData), n.rec.has(kindChildren)
+	return n.rec.Has(kindData), n.rec.Has(kindChildren)
 }
 
 // CreateRequestSize is the size the Mirror computes for the Create request of spath.
@@ -30,8 +30,7 @@ var (
 
 // HoldEngineLock takes the lock of m's engine until the returned func is called.
 func HoldEngineLock(m *Mirror) (release func()) {
-	m.eng.mu.Lock()
-	return m.eng.mu.Unlock
+	return m.eng.HoldLock()
 }
 
 // ReadConn returns the go-zookeeper connection m reads with.

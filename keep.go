@@ -7,51 +7,56 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/engine"
+	"github.com/zkmirror/zkmirror/internal/inbox"
+	"github.com/zkmirror/zkmirror/internal/run"
 	"github.com/zkmirror/zkmirror/session"
 )
 
 // keeper re-creates Keep nodes: in every new session, and whenever another client deletes
-// one, until it is deleted through the Mirror or the Mirror closes. Each kept path is
-// mirrored like any other; a change of its snapshot, or a new session, wakes the keeper's
-// one goroutine.
+// one, until it is deleted through the Mirror or the Mirror closes. It holds the data kind
+// of each kept path in the engine; a new record of one, or a new session, wakes its one
+// goroutine.
+//
+// Lock order: the engine's lock, then mu (Deliver takes mu); the keeper never calls the
+// engine with mu held.
 type keeper struct {
 	m    *Mirror
-	kick chan struct{}
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
+	kick inbox.Signal
+	grp  run.Group // the loop
 
-	mu        sync.Mutex
-	started   bool
+	mu        sync.Mutex       // guards the fields below and every kept
 	nodes     map[string]*kept // by server path
+	closed    bool
 	connected bool
 	sid       int64
 }
 
 type kept struct {
-	spath  string
-	data   []byte
-	acl    []zk.ACL
-	node   *Node
-	paused bool
+	spath, upath string
+	data         []byte
+	acl          []zk.ACL
+	paused       bool
+	// The latest record of the node's data: has is false before first contact.
+	has, exists bool
 }
 
 func newKeeper(m *Mirror) *keeper {
-	return &keeper{m: m, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), nodes: make(map[string]*kept)}
+	return &keeper{m: m, kick: inbox.NewSignal(), grp: run.NewGroup(), nodes: make(map[string]*kept)}
 }
 
-func (k *keeper) start() {
+func (k *keeper) start() { k.grp.Go(k.loop) }
+
+func (k *keeper) poke() { k.kick.Poke() }
+
+// Deliver takes a new record of a kept path's data (the engine's lock is held).
+func (k *keeper) Deliver(spath string, _ kind, rec *engine.Record, _ bool) {
 	k.mu.Lock()
-	k.started = true
-	k.mu.Unlock()
-	go k.loop()
-}
-
-func (k *keeper) poke() {
-	select {
-	case k.kick <- struct{}{}:
-	default:
+	if kn := k.nodes[spath]; kn != nil {
+		kn.has, kn.exists = true, rec.Exists(kindData)
 	}
+	k.mu.Unlock()
+	k.poke()
 }
 
 func (k *keeper) onTransition(t session.Transition) {
@@ -64,31 +69,43 @@ func (k *keeper) onTransition(t session.Transition) {
 	}
 }
 
-// add starts keeping a node just created through the mirror.
+// add starts keeping a node just created through the mirror (again, with new data and
+// ACL, if it was kept already).
 func (k *keeper) add(upath, spath string, data []byte, acl []zk.ACL) {
-	n, err := k.m.Node(upath)
-	if err != nil {
-		return
-	}
-	s, err := n.dataStream("keep")
-	if err != nil {
-		return
-	}
 	k.mu.Lock()
-	old := k.nodes[spath]
-	k.nodes[spath] = &kept{spath: spath, data: data, acl: acl, node: n}
+	if k.closed {
+		k.mu.Unlock()
+		return
+	}
+	kn := &kept{spath: spath, upath: upath, data: data, acl: acl}
+	if old := k.nodes[spath]; old != nil {
+		kn.has, kn.exists = old.has, old.exists
+	}
+	k.nodes[spath] = kn
 	k.mu.Unlock()
-	if old != nil {
-		old.node.Close()
+	err := k.m.eng.Acquire(spath, kindData, k, func(rec *engine.Record, _ bool) {
+		k.mu.Lock()
+		if rec != nil && k.nodes[spath] == kn {
+			kn.has, kn.exists = true, rec.Exists(kindData)
+		}
+		k.mu.Unlock()
+	})
+	if err != nil {
+		k.forget(spath, kn)
 	}
-	mb := newMailbox[Value](k.poke, nil)
-	s.subscribe(context.Background(), mb) // ends with the handle
-	n.mu.Lock()
-	if n.subs != nil {
-		n.nextID++
-		n.subs[n.nextID] = func() { s.unsubscribe(mb) }
+}
+
+// forget stops keeping kn.
+func (k *keeper) forget(spath string, kn *kept) {
+	k.mu.Lock()
+	mine := k.nodes[spath] == kn
+	if mine {
+		delete(k.nodes, spath)
 	}
-	n.mu.Unlock()
+	k.mu.Unlock()
+	if mine {
+		k.m.eng.Release(spath, kindData, k)
+	}
 }
 
 // updated records data set through the mirror, for later re-creations.
@@ -123,20 +140,14 @@ func (k *keeper) pause(spath string) func(deleted bool) {
 		if kn == nil {
 			return
 		}
+		if deleted {
+			k.forget(spath, kn)
+			return
+		}
 		k.mu.Lock()
-		if deleted {
-			if k.nodes[spath] == kn {
-				delete(k.nodes, spath)
-			}
-		} else {
-			kn.paused = false
-		}
+		kn.paused = false
 		k.mu.Unlock()
-		if deleted {
-			kn.node.Close()
-		} else {
-			k.poke()
-		}
+		k.poke()
 	}
 }
 
@@ -148,17 +159,16 @@ func (k *keeper) recheckSoon() {
 	select {
 	case <-t.C:
 		k.poke()
-	case <-k.quit:
+	case <-k.grp.Stopping():
 	}
 }
 
 func (k *keeper) loop() {
-	defer close(k.done)
 	for {
 		select {
-		case <-k.quit:
+		case <-k.grp.Stopping():
 			return
-		case <-k.kick:
+		case <-k.kick.C():
 		}
 		k.check()
 	}
@@ -178,8 +188,7 @@ func (k *keeper) check() {
 		if kn.paused {
 			continue
 		}
-		v, ok := kn.node.data.Latest()
-		if !ok || v.Exists {
+		if !kn.has || kn.exists {
 			continue
 		}
 		todo = append(todo, kn)
@@ -187,7 +196,7 @@ func (k *keeper) check() {
 	k.mu.Unlock()
 	for _, kn := range todo {
 		select {
-		case <-k.quit:
+		case <-k.grp.Stopping():
 			return
 		default:
 		}
@@ -197,39 +206,37 @@ func (k *keeper) check() {
 		if paused {
 			continue
 		}
-		_, err := k.m.eng.create(kn.spath, data, kn.acl, createConfig{ephemeral: true})
+		_, err := k.m.eng.Create(kn.spath, data, kn.acl, engine.CreateSpec{Flags: zk.FlagEphemeral})
 		switch {
 		case err == nil:
-			k.m.log.Info("re-created kept node", "path", kn.node.path, "session", sid)
-			_ = k.m.eng.readBack(context.Background(), kn.spath, true, k.m.waitConnected) // ends when the Mirror closes
+			k.m.log.Info("re-created kept node", "path", kn.upath, "session", sid)
+			_ = k.m.readBack(context.Background(), kn.spath) // ends when the Mirror closes
 			// Deleted again before the mirror saw it exist: absent then absent is no change,
-			// so no snapshot would wake the keeper. Look again.
-			if v, ok := kn.node.data.Latest(); ok && !v.Exists {
+			// so no record would wake the keeper. Look again.
+			k.mu.Lock()
+			gone := kn.has && !kn.exists
+			k.mu.Unlock()
+			if gone {
 				k.recheckSoon()
 			}
 		case errors.Is(err, zk.ErrNodeExists):
 			// Another session holds it, or our snapshot is behind; the watch tells.
 		default:
-			k.m.log.Warn("re-creating kept node failed", "path", kn.node.path, "err", err)
+			k.m.log.Warn("re-creating kept node failed", "path", kn.upath, "err", err)
 		}
 	}
 }
 
-// close stops the keeper and releases its handles; kept ephemeral nodes end with the
-// session.
+// close stops the keeper and releases what it holds; kept ephemeral nodes end with the
+// session. Idempotent.
 func (k *keeper) close() {
-	k.once.Do(func() {
-		close(k.quit)
-		k.mu.Lock()
-		started := k.started
-		nodes := k.nodes
-		k.nodes = map[string]*kept{}
-		k.mu.Unlock()
-		if started {
-			<-k.done
-		}
-		for _, kn := range nodes {
-			kn.node.Close()
-		}
-	})
+	k.grp.StopAndWait()
+	k.mu.Lock()
+	k.closed = true
+	nodes := k.nodes
+	k.nodes = map[string]*kept{}
+	k.mu.Unlock()
+	for spath := range nodes {
+		k.m.eng.Release(spath, kindData, k)
+	}
 }

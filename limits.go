@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/engine"
 )
 
 // packetLimit is the largest request a ZooKeeper server accepts with its default
@@ -55,7 +56,7 @@ const (
 	authRequestFixed = headerSize + 4 + 4 + 4
 	// protectedNameExtra is what a protected create adds to the node's name: "_c_", 32 hex
 	// digits of GUID and "-".
-	protectedNameExtra = len(protectedPrefix) + 32 + 1
+	protectedNameExtra = len(engine.ProtectedPrefix) + 32 + 1
 	// sequenceDigits is what the server appends to a sequential node's name.
 	sequenceDigits = 10
 )

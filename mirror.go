@@ -67,26 +67,31 @@ package zkmirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/zkmirror/zkmirror/internal/engine"
 	"github.com/zkmirror/zkmirror/session"
 )
 
 // Mirror is a connection to a ZooKeeper ensemble and the mirror of every path its handles
 // hold. It is safe for concurrent use. Close it when done.
 type Mirror struct {
-	cfg    config
-	log    *slog.Logger
-	root   chroot
-	sess   *session.Session
-	eng    *engine
-	disp   *dispatcher
-	keeper *keeper
-	snapw  *snapWriter // nil without WithSnapshotFile
+	cfg     config
+	log     *slog.Logger
+	root    chroot
+	sess    *session.Session
+	eng     *engine.Engine
+	streams *nodeStreams // the Node handles' streams
+	disp    *dispatcher
+	keeper  *keeper
+
+	conflated atomic.Int64 // snapshots replaced unread in a subscriber's mailbox
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -100,6 +105,7 @@ type Mirror struct {
 	connGate   chan struct{} // closed while Connected
 	authGate   chan struct{} // closed at the first AuthFailed
 	stateSubs  map[*stateSub]struct{}
+	trees      map[*Tree]struct{} // open Trees; nil once closed
 }
 
 // Connect starts a Mirror of the given servers ("host:port", "host" for port 2181, or
@@ -142,12 +148,21 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		authGate:   make(chan struct{}),
 		stateSubs:  make(map[*stateSub]struct{}),
 	}
+	m.trees = make(map[*Tree]struct{})
 	m.disp = newDispatcher(log)
-	m.eng = newEngine(log, m.root, cfg.readConcurrency, cfg.resyncJitter)
+	m.eng = engine.New(engine.Config{
+		Log:             log,
+		Chroot:          cfg.chroot,
+		ReadConcurrency: cfg.readConcurrency,
+		Jitter:          cfg.resyncJitter,
+		UserPath:        m.userPath,
+		ReadErr:         func(spath string, err error) error { return wrapZK("read", m.userPath(spath), err) },
+		ErrKey:          errKey,
+		SnapshotFile:    cfg.snapshotFile,
+		ValidPath:       func(p string) bool { return validatePath(p, false) == nil },
+	})
+	m.streams = &nodeStreams{eng: m.eng, conflated: &m.conflated, paths: make(map[string]*pathStreams)}
 	m.keeper = newKeeper(m)
-	if cfg.snapshotFile != "" {
-		m.snapw = newSnapWriter(cfg.snapshotFile, m.eng, log)
-	}
 
 	auth := make([]session.Auth, len(cfg.auth))
 	for i, a := range cfg.auth {
@@ -160,29 +175,26 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		Auth:           auth,
 		Dialer:         cfg.dialer,
 		ConnBufferSize: max(1536*1024, cfg.maxDataSize+64<<10),
-		OnNodeEvent:    m.eng.onNodeEvent,
+		OnNodeEvent:    m.eng.OnNodeEvent,
 		OnTransition:   m.onTransition,
-		OnWatchesLost:  m.eng.onWatchesLost,
+		OnWatchesLost:  m.eng.OnWatchesLost,
 	})
 	if err != nil {
-		m.eng.close()
+		m.eng.Close()
 		m.keeper.close()
 		m.disp.close()
 		return nil, &opError{op: "connect", kind: ErrInvalidArgument, cause: err, causeSays: true}
 	}
 	m.sess = sess
-	m.eng.start(sess.Conn(), sess.SessionTimeout)
+	m.eng.Start(sess.Conn(), sess.SessionTimeout)
 	m.keeper.start()
-	if m.snapw != nil {
-		m.snapw.start()
-	}
 	sess.Start()
 	return m, nil
 }
 
 // onTransition runs on the session's goroutine, in order.
 func (m *Mirror) onTransition(t session.Transition) {
-	m.eng.onTransition(t)
+	m.eng.OnTransition(t)
 	m.keeper.onTransition(t)
 	st := State(t.State)
 	m.mu.Lock()
@@ -320,14 +332,19 @@ func (m *Mirror) Close() error {
 		m.isClosed = true
 		m.mu.Unlock()
 		close(m.closing)
-		m.eng.stop()   // no read starts from now on
+		m.eng.Stop()   // no read starts from now on
 		m.sess.Close() // every blocked request returns; StateClosed is sent
 		m.keeper.close()
 		m.wg.Wait()
-		m.eng.close()
-		if m.snapw != nil {
-			m.snapw.close() // the last write
+		m.eng.Close() // and the snapshot file's last write
+		m.mu.Lock()
+		trees := m.trees
+		m.trees = nil
+		m.mu.Unlock()
+		for t := range trees {
+			t.shutdown()
 		}
+		m.streams.closeAll()
 		m.disp.stop() // waited for below, unless this is a callback on it
 		close(m.closed)
 	})
@@ -408,6 +425,28 @@ func (m *Mirror) WaitConnected(ctx context.Context) error {
 		}
 		return &opError{op: op, kind: ErrTimeout, cause: cause, detail: "not connected"}
 	}
+}
+
+// readBack makes a write through the mirror visible in it (see Engine.ReadBack).
+func (m *Mirror) readBack(ctx context.Context, spath string) error {
+	err := m.eng.ReadBack(ctx, spath, true, m.waitConnected)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, engine.ErrStopped):
+		return newErr("read back", "", ErrClosed, nil)
+	case err == ctx.Err():
+		return timeoutErr("read back", "", ctx)
+	}
+	return err
+}
+
+// userPath maps a server path to the path users see (itself outside the chroot).
+func (m *Mirror) userPath(spath string) string {
+	if up, ok := m.root.toUser(spath); ok {
+		return up
+	}
+	return spath
 }
 
 // waitConnected blocks until a session is established.

@@ -23,12 +23,10 @@ type Node struct {
 	path  string // as the user sees it
 	spath string // on the server
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below
 	closed   bool
-	dataE    *entry
-	data     *Stream[Value]
-	kidsE    *entry
-	kids     *Stream[Children]
+	data     *Stream[Value]    // while the handle holds the data kind
+	kids     *Stream[Children] // while it holds the children kind
 	nextID   uint64
 	subs     map[uint64]func()
 	watchers map[watcherKey]func()
@@ -59,11 +57,11 @@ func (n *Node) dataStream(op string) (*Stream[Value], error) {
 		return nil, newErr(op, n.path, ErrClosed, nil)
 	}
 	if n.data == nil {
-		e, err := n.m.eng.acquire(n.spath, n.path, kindData)
+		s, err := n.m.streams.dataStream(n.spath, n.path)
 		if err != nil {
-			return nil, err
+			return nil, newErr("node", n.path, ErrClosed, nil)
 		}
-		n.dataE, n.data = e, e.dataS
+		n.data = s
 	}
 	return n.data, nil
 }
@@ -75,11 +73,11 @@ func (n *Node) kidsStream(op string) (*Stream[Children], error) {
 		return nil, newErr(op, n.path, ErrClosed, nil)
 	}
 	if n.kids == nil {
-		e, err := n.m.eng.acquire(n.spath, n.path, kindChildren)
+		s, err := n.m.streams.kidsStream(n.spath, n.path)
 		if err != nil {
-			return nil, err
+			return nil, newErr("node", n.path, ErrClosed, nil)
 		}
-		n.kidsE, n.kids = e, e.kidsS
+		n.kids = s
 	}
 	return n.kids, nil
 }
@@ -276,7 +274,7 @@ func (n *Node) Close() error {
 	n.closed = true
 	subs, watchers := n.subs, n.watchers
 	n.subs, n.watchers = nil, nil
-	dataE, kidsE := n.dataE, n.kidsE
+	holdsData, holdsKids := n.data != nil, n.kids != nil
 	n.mu.Unlock()
 	for _, f := range subs {
 		f()
@@ -284,11 +282,11 @@ func (n *Node) Close() error {
 	for _, f := range watchers {
 		f()
 	}
-	if dataE != nil {
-		n.m.eng.release(dataE, kindData)
+	if holdsData {
+		n.m.streams.release(n.spath, kindData)
 	}
-	if kidsE != nil {
-		n.m.eng.release(kidsE, kindChildren)
+	if holdsKids {
+		n.m.streams.release(n.spath, kindChildren)
 	}
 	return nil
 }
@@ -350,9 +348,11 @@ func (n *Node) Set(ctx context.Context, data []byte, version int32) (Stat, error
 	var st Stat
 	err := n.m.call(ctx, "set", n.path, func() error {
 		var err error
-		if st, err = n.m.eng.set(n.spath, buf, version); err != nil {
+		est, err := n.m.eng.Set(n.spath, buf, version)
+		if err != nil {
 			return wrapZK("set", n.path, err)
 		}
+		st = Stat(est)
 		n.m.keeper.updated(n.spath, buf)
 		return nil
 	})
@@ -412,7 +412,7 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 	var created string
 	err := n.m.call(ctx, "create", n.path, func() error {
 		var err error
-		if created, err = n.m.eng.create(n.spath, buf, acl, cc); err != nil {
+		if created, err = n.m.eng.Create(n.spath, buf, acl, cc.spec()); err != nil {
 			werr := wrapZK("create", n.path, err)
 			if cc.ttlSet && errors.Is(werr, ErrUnimplemented) {
 				werr = &opError{op: "create", path: n.path, kind: ErrUnimplemented, cause: err,
@@ -423,7 +423,7 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 		if cc.keep {
 			n.m.keeper.add(n.path, n.spath, buf, acl)
 		}
-		return n.m.eng.readBack(ctx, created, true, n.m.waitConnected)
+		return n.m.readBack(ctx, created)
 	})
 	if err != nil {
 		return "", err
@@ -454,11 +454,11 @@ func (n *Node) Delete(ctx context.Context, version int32) error {
 		// Paused only once the request is about to be sent: a call that never gets that far
 		// leaves a Keep node kept.
 		resume := n.m.keeper.pause(n.spath)
-		if err := n.m.eng.delete(n.spath, version); err != nil {
+		if err := n.m.eng.Delete(n.spath, version); err != nil {
 			resume(false)
 			return wrapZK("delete", n.path, err)
 		}
 		resume(true)
-		return n.m.eng.readBack(ctx, n.spath, true, n.m.waitConnected)
+		return n.m.readBack(ctx, n.spath)
 	})
 }

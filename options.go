@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/engine"
 )
 
 // DefaultMaxDataSize is the largest node data accepted by default: ZooKeeper's default
@@ -236,6 +237,11 @@ func (c *createConfig) validate() string {
 		return fmt.Sprintf("TTL %v not in [%v, %v]", c.ttl, MinTTL, MaxTTL)
 	}
 	return ""
+}
+
+// spec is what the engine's Create makes.
+func (c *createConfig) spec() engine.CreateSpec {
+	return engine.CreateSpec{Flags: c.flags(), Container: c.container, TTL: c.ttl, HasTTL: c.ttlSet, Protected: c.ephemeral && c.sequential}
 }
 
 func (c *createConfig) flags() int32 {

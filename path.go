@@ -107,15 +107,6 @@ func SequenceNumber(name string) (n int64, ok bool) {
 	return v, true
 }
 
-// parentPath returns the parent of a valid path ("/" for a top-level node and for "/").
-func parentPath(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
 // chroot maps between the paths users see and the paths on the server.
 type chroot string
 

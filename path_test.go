@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/zkmirror/zkmirror/internal/engine"
 )
 
 func TestValidatePath(t *testing.T) {
@@ -116,7 +118,7 @@ func TestChroot(t *testing.T) {
 	if _, ok := c.toUser("/apple"); ok {
 		t.Fatal("/apple is outside /app")
 	}
-	if parentPath("/a/b") != "/a" || parentPath("/a") != "/" || parentPath("/") != "/" {
+	if engine.ParentPath("/a/b") != "/a" || engine.ParentPath("/a") != "/" || engine.ParentPath("/") != "/" {
 		t.Fatal("parentPath")
 	}
 }

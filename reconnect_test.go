@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-
 	"github.com/zkmirror/zkmirror"
 	"github.com/zkmirror/zkmirror/leaktest"
 )

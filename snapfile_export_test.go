@@ -1,9 +1,6 @@
 package zkmirror
 
-import (
-	"slices"
-	"strings"
-)
+import "github.com/zkmirror/zkmirror/internal/engine"
 
 // SnapshotNode is one node for WriteSnapshot: it exists, with its data and children.
 type SnapshotNode struct {
@@ -15,15 +12,13 @@ type SnapshotNode struct {
 
 // WriteSnapshot writes a snapshot file as a Mirror with the given chroot would.
 func WriteSnapshot(file, chroot string, nodes []SnapshotNode) error {
-	items := make([]snapItem, 0, len(nodes))
+	recs := make(map[string]*engine.Record, len(nodes))
 	for _, n := range nodes {
-		var r *record
-		r = r.with(kindData, true, n.Data, nil, n.Stat, nil).with(kindChildren, true, nil, n.Names, n.Stat, nil)
-		items = append(items, snapItem{n.Path, r})
+		st := engine.Stat(n.Stat)
+		recs[n.Path] = engine.NewRecord(kindData, true, n.Data, nil, st, nil).With(kindChildren, true, nil, n.Names, st, nil)
 	}
-	slices.SortFunc(items, func(a, b snapItem) int { return strings.Compare(a.path, b.path) })
-	return writeSnapshotFile(file, encodeSnapshot(nil, chroot, items))
+	return engine.WriteSnapshot(file, chroot, recs)
 }
 
 // SnapshotWrites returns the number of snapshot files the Mirror has written.
-func SnapshotWrites(m *Mirror) int64 { return m.snapw.writes.Load() }
+func SnapshotWrites(m *Mirror) int64 { return m.eng.SnapshotWrites() }

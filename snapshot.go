@@ -1,7 +1,5 @@
 package zkmirror
 
-import "github.com/go-zookeeper/zk"
-
 // Stat is a node's metadata, with go-zookeeper's field names and types. Ctime and Mtime are
 // milliseconds since the epoch.
 type Stat struct {
@@ -16,17 +14,6 @@ type Stat struct {
 	Aversion       int32
 	DataLength     int32
 	NumChildren    int32
-}
-
-func statFrom(s *zk.Stat) Stat {
-	if s == nil {
-		return Stat{}
-	}
-	return Stat{
-		Czxid: s.Czxid, Mzxid: s.Mzxid, Pzxid: s.Pzxid, Ctime: s.Ctime, Mtime: s.Mtime,
-		EphemeralOwner: s.EphemeralOwner, Version: s.Version, Cversion: s.Cversion,
-		Aversion: s.Aversion, DataLength: s.DataLength, NumChildren: s.NumChildren,
-	}
 }
 
 // Value is one snapshot of a node's data.
@@ -73,12 +60,4 @@ func (v Value) conflate(older Value) Value {
 func (c Children) conflate(older Children) Children {
 	c.Resync = c.Resync || older.Resync
 	return c
-}
-
-// zxidAfter reports whether (c1, m1) is later than (c2, m2).
-func zxidAfter(c1, m1, c2, m2 int64) bool {
-	if c1 != c2 {
-		return c1 > c2
-	}
-	return m1 > m2
 }

@@ -25,17 +25,17 @@ type Stats struct {
 
 // Stats returns the Mirror's counters.
 func (m *Mirror) Stats() Stats {
-	paths, kinds := m.eng.counts()
+	es := m.eng.Stats()
 	m.mu.Lock()
 	st, since := m.state, m.stateSince
 	m.mu.Unlock()
 	return Stats{
-		Paths:       paths,
-		Watches:     kinds,
-		Reads:       m.eng.reads.Load(),
-		Resyncs:     m.eng.resyncs.Load(),
-		WatchesLost: m.eng.watchesLost.Load(),
-		Conflated:   m.eng.conflated.Load(),
+		Paths:       es.Paths,
+		Watches:     es.Kinds,
+		Reads:       es.Reads,
+		Resyncs:     es.Resyncs,
+		WatchesLost: es.WatchesLost,
+		Conflated:   m.conflated.Load(),
 		State:       st,
 		StateSince:  since,
 	}

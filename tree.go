@@ -9,6 +9,10 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/zkmirror/zkmirror/internal/engine"
+	"github.com/zkmirror/zkmirror/internal/inbox"
+	"github.com/zkmirror/zkmirror/internal/run"
 )
 
 // TreeOption configures Mirror.Tree.
@@ -32,8 +36,8 @@ func NamesOnly() TreeOption { return func(c *treeConfig) { c.namesOnly = true } 
 
 // Filter keeps only the paths (as given to Mirror.Tree, below the root) for which keep
 // returns true; a path left out is not mirrored, nor is anything below it. The root is
-// always mirrored. keep runs with the Mirror's internal lock held: it must be fast and must
-// not call the Mirror. A keep that panics is recovered and logged (Error, with the path and
+// always mirrored. keep runs with the Tree's lock held: it must be fast and must not call
+// the Tree or the Mirror. A keep that panics is recovered and logged (Error, with the path and
 // the panic value), and the path is left out as if keep had returned false.
 func Filter(keep func(path string) bool) TreeOption {
 	if keep == nil {
@@ -103,16 +107,29 @@ type TreeEvent struct {
 //   - Watches are shared with every Node handle on the same paths: one per (path, kind).
 //
 // A Tree is safe for concurrent use. Close it when done.
+//
+// The Tree is one of the engine's holders: the engine hands it each new record of a path
+// it holds in O(1) (Deliver, into the in queue), and the Tree's own goroutine applies them
+// under the Tree's lock, adding and releasing children as the records say, never with the
+// engine's lock held. Get, Children, Len and View take only the Tree's lock. Each Events
+// reader has its own goroutine.
+//
+// Lock order: mu, then the engine's lock, then in's. Deliver and ResyncStarted run with
+// the engine's lock held and take only in's.
 type Tree struct {
 	m     *Mirror
-	g     *engine
-	root  string // as given
-	sroot string // on the server
+	g     treeSource // the Mirror's engine
+	root  string     // as given
+	sroot string     // on the server
 	cfg   treeConfig
 
-	wg sync.WaitGroup // event pumps
+	in  inbox.Queue[delivery] // records from the engine, applied by the apply goroutine
+	grp run.Group             // the apply goroutine and the event pumps
 
-	// Guarded by the engine's lock: the Tree is updated from the engine's publish path.
+	mu sync.Mutex // guards the fields below
+	// released: paths released while deliveries of them may still be queued, with the
+	// number of deliveries put before the release; those are stale (see apply).
+	released    map[string]uint64
 	nodes       map[string]tnode // by server path; copied on write while a View shares it
 	shared      bool
 	present     int
@@ -129,7 +146,7 @@ type Tree struct {
 
 // tnode is one node of a Tree.
 type tnode struct {
-	rec   *record // the path's state when the Tree last heard of it
+	rec   *engine.Record // the path's state when the Tree last heard of it
 	depth int32
 	flags tflags
 }
@@ -178,23 +195,103 @@ func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
 	if cfg.depthSet && cfg.maxDepth < 0 {
 		return nil, newErrf("tree", root, ErrInvalidArgument, "MaxDepth(%d)", cfg.maxDepth)
 	}
-	t := &Tree{
-		m: m, g: m.eng, root: root, sroot: m.root.toServer(root), cfg: cfg,
+	t := newTree(m, m.eng, root, cfg)
+	m.mu.Lock()
+	if m.trees == nil {
+		m.mu.Unlock()
+		return nil, newErr("tree", root, ErrClosed, nil)
+	}
+	m.trees[t] = struct{}{}
+	m.mu.Unlock()
+	t.g.AddResyncListener(t)
+	t.mu.Lock()
+	ok := t.addLocked(t.sroot, 0)
+	t.checkLocked()
+	t.mu.Unlock()
+	if !ok { // the Mirror closed meanwhile
+		t.Close()
+		return nil, newErr("tree", root, ErrClosed, nil)
+	}
+	t.grp.Go(t.apply)
+	return t, nil
+}
+
+// treeSource is what a Tree asks of the engine.
+type treeSource interface {
+	Acquire(spath string, k kind, h engine.Holder, current func(rec *engine.Record, resynced bool)) error
+	Release(spath string, k kind, h engine.Holder)
+	AddResyncListener(l engine.ResyncListener)
+	RemoveResyncListener(l engine.ResyncListener)
+}
+
+func newTree(m *Mirror, src treeSource, root string, cfg treeConfig) *Tree {
+	return &Tree{
+		m: m, g: src, root: root, sroot: m.root.toServer(root), cfg: cfg,
+		in:       inbox.NewQueue[delivery](),
+		grp:      run.NewGroup(),
+		released: make(map[string]uint64),
 		nodes:    make(map[string]tnode),
 		synced:   make(chan struct{}),
 		subs:     make(map[*treeSub]struct{}),
 		closedCh: make(chan struct{}),
 	}
-	g := m.eng
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return nil, newErr("tree", root, ErrClosed, nil)
+}
+
+// delivery is one record the engine handed the Tree, or the start of a resync.
+type delivery struct {
+	path        string
+	k           kind
+	resync      bool
+	resyncStart bool
+	rec         *engine.Record
+}
+
+// Deliver queues a new record of a path the Tree holds (the engine's lock is held).
+func (t *Tree) Deliver(path string, k kind, rec *engine.Record, resync bool) {
+	t.in.Put(delivery{path: path, k: k, rec: rec, resync: resync})
+}
+
+// ResyncStarted queues the start of a resync (the engine's lock is held).
+func (t *Tree) ResyncStarted() { t.in.Put(delivery{resyncStart: true}) }
+
+// apply applies the engine's deliveries in the order they were made, until the Tree
+// closes. A delivery of a path the Tree released since it was made is stale: the Tree
+// may hold the path again by then, from a newer state, and skips it.
+func (t *Tree) apply() {
+	var batch []delivery
+	for {
+		select {
+		case <-t.grp.Stopping():
+			return
+		case <-t.in.Ready():
+		}
+		var first uint64
+		batch, first = t.in.TakeSeq(batch)
+		t.mu.Lock()
+		for i, d := range batch {
+			if t.closed {
+				break
+			}
+			if d.resyncStart {
+				t.beginResyncLocked()
+				continue
+			}
+			if m, ok := t.released[d.path]; ok && first+uint64(i) < m {
+				continue
+			}
+			t.onRecordLocked(d.path, d.k, d.rec, d.resync)
+		}
+		end := first + uint64(len(batch))
+		for p, m := range t.released {
+			if m <= end {
+				delete(t.released, p)
+			}
+		}
+		t.mu.Unlock()
+		if cap(batch) > 4096 { // give back what a burst took
+			batch = nil
+		}
 	}
-	g.trees[t] = struct{}{}
-	t.addLocked(t.sroot, 0)
-	t.checkLocked()
-	return t, nil
 }
 
 func (t *Tree) userPath(sp string) string {
@@ -228,18 +325,24 @@ func (t *Tree) deleteLocked(sp string) {
 	delete(t.nodes, sp)
 }
 
-// addLocked starts mirroring one node of the tree.
-func (t *Tree) addLocked(sp string, depth int) {
+// addLocked starts mirroring one node of the tree; false if the engine has stopped.
+func (t *Tree) addLocked(sp string, depth int) bool {
 	if _, ok := t.nodes[sp]; ok {
-		return
+		return true
 	}
 	n := tnode{depth: int32(depth)}
 	n.flags.set(tHolds, kindData, !t.cfg.namesOnly)
 	n.flags.set(tHolds, kindChildren, t.cfg.namesOnly || t.cfg.maxDepth < 0 || depth < t.cfg.maxDepth)
-	var e *entry
+	var cur [2]*engine.Record
 	for k := range kind(2) {
 		if n.flags.is(tHolds, k) {
-			e = t.g.acquireLocked(sp, k)
+			err := t.g.Acquire(sp, k, t, func(rec *engine.Record, _ bool) { cur[k] = rec })
+			if err != nil {
+				if k == kindChildren && n.flags.is(tHolds, kindData) {
+					t.g.Release(sp, kindData, t)
+				}
+				return false
+			}
 			if !t.isSynced {
 				t.pendingInit++
 			}
@@ -250,14 +353,14 @@ func (t *Tree) addLocked(sp string, depth int) {
 			}
 		}
 	}
-	t.g.attachTreeLocked(e, t)
 	t.setLocked(sp, n)
 	// The path may already be mirrored (a Node handle, another Tree): start from its state.
 	for k := range kind(2) {
-		if n.flags.is(tHolds, k) && e.rec.has(k) {
-			t.onRecordLocked(e, k, e.rec, false)
+		if cur[k] != nil {
+			t.onRecordLocked(sp, k, cur[k], false)
 		}
 	}
+	return true
 }
 
 // removeLocked stops mirroring a node and everything below it; a node that was present
@@ -289,23 +392,23 @@ func (t *Tree) removeLocked(sp string) {
 	t.releaseNodeLocked(sp, n)
 }
 
-// releaseNodeLocked lets go of the engine's entry for a node.
+// releaseNodeLocked lets go of a node's kinds in the engine; what it delivered before is
+// stale from now on.
 func (t *Tree) releaseNodeLocked(sp string, n tnode) {
-	e := t.g.entries[sp]
-	t.g.detachTreeLocked(e, t)
 	for k := range kind(2) {
 		if n.flags.is(tHolds, k) {
-			t.g.releaseLocked(e, k)
+			t.g.Release(sp, k, t)
 		}
 	}
+	t.released[sp] = t.in.Puts()
 }
 
-func (t *Tree) contactLocked(n *tnode, k kind, resync bool, rec *record) {
+func (t *Tree) contactLocked(n *tnode, k kind, resync bool, rec *engine.Record) {
 	// A state restored from the snapshot file is shown, but it is no contact with a server.
 	first := !n.flags.is(tContact, k) || n.flags.is(tRestored, k)
 	n.flags.set(tContact, k, true)
-	n.flags.set(tRestored, k, rec.restored(k))
-	if rec.restored(k) {
+	n.flags.set(tRestored, k, rec.Restored(k))
+	if rec.Restored(k) {
 		return
 	}
 	if first && !t.isSynced {
@@ -332,8 +435,8 @@ func (t *Tree) contactLocked(n *tnode, k kind, resync bool, rec *record) {
 //     as it last was, so its parent never lists a child the Tree says is deleted.
 //   - The root is the one node without a parent in the Tree: it is Deleted, after its
 //     children, when a read of it says it is gone.
-func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
-	n, ok := t.nodes[e.path]
+func (t *Tree) onRecordLocked(sp string, k kind, rec *engine.Record, resync bool) {
+	n, ok := t.nodes[sp]
 	if !ok || !n.flags.is(tHolds, k) || t.closed {
 		return
 	}
@@ -342,20 +445,20 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	// a record of it would outlive its changes here.
 	for o := range kind(2) {
 		if !n.flags.is(tHolds, o) {
-			rec = rec.without(o)
+			rec = rec.Without(o)
 		}
 	}
 	wasPresent := n.flags&tPresent != 0
-	if wasPresent && e.path != t.sroot {
-		if !rec.exists(k) {
+	if wasPresent && sp != t.sroot {
+		if !rec.Exists(k) {
 			// Gone: its parent's children, read next, remove it.
-			t.setLocked(e.path, n)
+			t.setLocked(sp, n)
 			t.checkLocked()
 			return
 		}
-		if o := 1 - k; n.flags.is(tHolds, o) && !rec.exists(o) {
+		if o := 1 - k; n.flags.is(tHolds, o) && !rec.Exists(o) {
 			// The other kind's newest state says gone: keep the one the Tree shows.
-			rec = rec.with(o, true, n.rec.data, n.rec.names, n.rec.stat(o), n.rec.err(o))
+			rec = rec.With(o, true, n.rec.Data(), n.rec.Names(), n.rec.Stat(o), n.rec.Err(o))
 		}
 	}
 	prev := n.rec
@@ -363,36 +466,36 @@ func (t *Tree) onRecordLocked(e *entry, k kind, rec *record, resync bool) {
 	n.rec = rec
 	isPresent := true
 	for o := range kind(2) {
-		if n.flags.is(tHolds, o) && (!n.flags.is(tContact, o) || !rec.exists(o)) {
+		if n.flags.is(tHolds, o) && (!n.flags.is(tContact, o) || !rec.Exists(o)) {
 			isPresent = false
 		}
 	}
 	if isPresent && !wasPresent && n.flags.is(tHolds, kindData) && n.flags.is(tHolds, kindChildren) &&
-		rec.stat(kindData).Czxid != rec.stat(kindChildren).Czxid {
+		rec.Stat(kindData).Czxid != rec.Stat(kindChildren).Czxid {
 		isPresent = false // the kinds were read from two incarnations: wait for the newer one's
 	}
 	n.flags.set(tPresent, 0, isPresent)
-	t.setLocked(e.path, n)
+	t.setLocked(sp, n)
 	newKids := t.expandedLocked(n)
-	up := t.userPath(e.path)
+	up := t.userPath(sp)
 	ev := TreeEvent{Path: up, Resync: resync || t.resyncing}
 	switch {
 	case !wasPresent && isPresent:
 		t.present++
 		ev.Type, ev.Value = EventCreated, t.valueOf(n, up)
-		t.emitLocked(e.path, ev)
-		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
+		t.emitLocked(sp, ev)
+		t.diffChildrenLocked(sp, int(n.depth)+1, oldKids, newKids)
 	case wasPresent && !isPresent:
-		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
+		t.diffChildrenLocked(sp, int(n.depth)+1, oldKids, newKids)
 		t.present--
 		ev.Type, ev.Value = EventDeleted, Value{Path: up}
-		t.emitLocked(e.path, ev)
+		t.emitLocked(sp, ev)
 	case wasPresent:
 		if t.changed(prev, rec) {
 			ev.Type, ev.Value = EventChanged, t.valueOf(n, up)
-			t.emitLocked(e.path, ev)
+			t.emitLocked(sp, ev)
 		}
-		t.diffChildrenLocked(e.path, int(n.depth)+1, oldKids, newKids)
+		t.diffChildrenLocked(sp, int(n.depth)+1, oldKids, newKids)
 	}
 	t.checkLocked()
 }
@@ -410,10 +513,10 @@ func (t *Tree) expandedLocked(n tnode) []string {
 // present, its children are not held or they could not be read.
 func (n tnode) children() ([]string, bool) {
 	if n.flags&tPresent == 0 || !n.flags.is(tHolds, kindChildren) || !n.flags.is(tContact, kindChildren) ||
-		!n.rec.exists(kindChildren) || n.rec.err(kindChildren) != nil {
+		!n.rec.Exists(kindChildren) || n.rec.Err(kindChildren) != nil {
 		return nil, false
 	}
-	return n.rec.names, true
+	return n.rec.Names(), true
 }
 
 // valueOf is a node's snapshot as Get and events show it: its data (for NamesOnly, only
@@ -424,41 +527,41 @@ func (t *Tree) valueOf(n tnode, up string) Value {
 
 func nodeValue(n tnode, namesOnly bool, up string) Value {
 	if namesOnly {
-		return Value{Path: up, Stat: n.rec.stat(kindChildren), Exists: n.rec.exists(kindChildren), Err: n.rec.err(kindChildren)}
+		return Value{Path: up, Stat: Stat(n.rec.Stat(kindChildren)), Exists: n.rec.Exists(kindChildren), Err: n.rec.Err(kindChildren)}
 	}
-	v := n.rec.value(up)
-	if v.Err == nil && n.flags.is(tHolds, kindChildren) && n.rec.has(kindChildren) {
-		v.Err = n.rec.err(kindChildren)
+	v := valueOf(n.rec, up)
+	if v.Err == nil && n.flags.is(tHolds, kindChildren) && n.rec.Has(kindChildren) {
+		v.Err = n.rec.Err(kindChildren)
 	}
 	return v
 }
 
 // changed reports whether a present node's snapshot changed between two records: a new
 // state of its data (for NamesOnly, of its children) or a change of the error Get shows.
-func (t *Tree) changed(prev, rec *record) bool {
+func (t *Tree) changed(prev, rec *engine.Record) bool {
 	k := kindData
 	if t.cfg.namesOnly {
 		k = kindChildren
 	}
-	pc, pz := prev.zxids(k)
-	nc, nz := rec.zxids(k)
+	pc, pz := prev.Zxids(k)
+	nc, nz := rec.Zxids(k)
 	if pc != nc || pz != nz {
 		return true
 	}
-	if k == kindData && prev.restored(k) && !rec.restored(k) && !bytes.Equal(prev.data, rec.data) {
+	if k == kindData && prev.Restored(k) && !rec.Restored(k) && !bytes.Equal(prev.Data(), rec.Data()) {
 		return true // the file's history may not be the server's
 	}
 	return errKey(visibleErr(prev, t.cfg.namesOnly)) != errKey(visibleErr(rec, t.cfg.namesOnly))
 }
 
-func visibleErr(r *record, namesOnly bool) error {
+func visibleErr(r *engine.Record, namesOnly bool) error {
 	if namesOnly {
-		return r.err(kindChildren)
+		return r.Err(kindChildren)
 	}
-	if err := r.err(kindData); err != nil {
+	if err := r.Err(kindData); err != nil {
 		return err
 	}
-	return r.err(kindChildren)
+	return r.Err(kindChildren)
 }
 
 // diffChildrenLocked adds and removes the children of a node that changed between two
@@ -576,8 +679,8 @@ func (t *Tree) Get(path string) (Value, bool) {
 	if !ok {
 		return Value{}, false
 	}
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return treeGet(t.nodes, t.cfg.namesOnly, path, sp)
 }
 
@@ -611,8 +714,8 @@ func (t *Tree) Children(path string) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return treeChildren(t.nodes, sp)
 }
 
@@ -633,8 +736,8 @@ func treeChildren(nodes map[string]tnode, sp string) ([]string, bool) {
 // Len returns the number of nodes present in the Tree, the root included; 0 if the root is
 // missing.
 func (t *Tree) Len() int {
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return t.present
 }
 
@@ -649,8 +752,8 @@ type TreeView struct {
 // View returns the Tree's current state as an immutable view. Taking it is O(1); the Tree
 // copies its index on its next change instead.
 func (t *Tree) View() *TreeView {
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.shared = true
 	return &TreeView{nodes: t.nodes, present: t.present, namesOnly: t.cfg.namesOnly, root: t.m.root}
 }
@@ -699,20 +802,19 @@ func (v *TreeView) Paths() []string {
 // Node handles or other Trees stay mirrored. Idempotent; it may be called from a watcher
 // callback.
 func (t *Tree) Close() error {
-	g := t.g
-	g.mu.Lock()
-	if t.closed {
-		g.mu.Unlock()
-		t.wg.Wait()
-		return nil
+	t.m.mu.Lock()
+	if t.m.trees != nil {
+		delete(t.m.trees, t)
 	}
-	if _, ok := g.trees[t]; ok {
-		delete(g.trees, t)
+	t.m.mu.Unlock()
+	t.g.RemoveResyncListener(t)
+	t.mu.Lock()
+	if !t.closed {
 		t.releaseAllLocked()
+		t.closeLocked()
 	}
-	t.closeLocked()
-	g.mu.Unlock()
-	t.wg.Wait()
+	t.mu.Unlock()
+	t.grp.StopAndWait()
 	return nil
 }
 
@@ -736,12 +838,12 @@ func (t *Tree) closeLocked() {
 	close(t.closedCh)
 }
 
-// shutdown runs when the Mirror closes.
+// shutdown runs when the Mirror closes, once the engine has stopped.
 func (t *Tree) shutdown() {
-	t.g.mu.Lock()
+	t.mu.Lock()
 	t.closeLocked()
-	t.g.mu.Unlock()
-	t.wg.Wait()
+	t.mu.Unlock()
+	t.grp.StopAndWait()
 }
 
 // Events returns the Tree's events from now on (see the Tree's guarantees for order and
@@ -750,24 +852,23 @@ func (t *Tree) Events(ctx context.Context) <-chan TreeEvent {
 	if ctx == nil {
 		panic("zkmirror: Tree.Events called with a nil context")
 	}
-	s := &treeSub{ch: make(chan TreeEvent), wake: make(chan struct{}, 1), pend: make(map[string]*pendingEvent)}
-	t.g.mu.Lock()
+	s := &treeSub{ch: make(chan TreeEvent), wake: inbox.NewSignal(), pend: make(map[string]*pendingEvent)}
+	t.mu.Lock()
 	if t.closed {
-		t.g.mu.Unlock()
+		t.mu.Unlock()
 		close(s.ch)
 		return s.ch
 	}
 	t.subs[s] = struct{}{}
-	t.wg.Add(1)
-	t.g.mu.Unlock()
-	go t.pump(ctx, s)
+	t.grp.Go(func() { t.pump(ctx, s) })
+	t.mu.Unlock()
 	return s.ch
 }
 
 // treeSub is one Events reader: a queue of pending events, at most one per path.
 type treeSub struct {
 	ch    chan TreeEvent
-	wake  chan struct{}
+	wake  inbox.Signal
 	pend  map[string]*pendingEvent
 	order []orderRef
 	head  int
@@ -817,12 +918,7 @@ func mergeEvents(a TreeEvent, has bool, b TreeEvent) (TreeEvent, bool) {
 	return b, true
 }
 
-func (s *treeSub) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *treeSub) signal() { s.wake.Poke() }
 
 // push merges ev into the pending event of its path.
 func (s *treeSub) push(key string, ev TreeEvent) {
@@ -891,24 +987,23 @@ func (s *treeSub) compact() {
 // newer one while on offer is withdrawn and the merged event offered instead, so a reader
 // that is away gets one event per path.
 func (t *Tree) pump(ctx context.Context, s *treeSub) {
-	defer t.wg.Done()
 	defer close(s.ch)
 	defer func() {
-		t.g.mu.Lock()
+		t.mu.Lock()
 		delete(t.subs, s)
-		t.g.mu.Unlock()
+		t.mu.Unlock()
 	}()
 	for {
-		t.g.mu.Lock()
+		t.mu.Lock()
 		p, key, ok := s.peek()
 		var ev TreeEvent
 		if ok {
 			ev = p.ev
 		}
-		t.g.mu.Unlock()
+		t.mu.Unlock()
 		if !ok {
 			select {
-			case <-s.wake:
+			case <-s.wake.C():
 				continue
 			case <-ctx.Done():
 				return
@@ -918,13 +1013,13 @@ func (t *Tree) pump(ctx context.Context, s *treeSub) {
 		}
 		select {
 		case s.ch <- ev:
-			t.g.mu.Lock()
+			t.mu.Lock()
 			s.delivered(key, p)
-			t.g.mu.Unlock()
-		case <-s.wake:
-			t.g.mu.Lock()
+			t.mu.Unlock()
+		case <-s.wake.C():
+			t.mu.Lock()
 			p.inflight = false
-			t.g.mu.Unlock()
+			t.mu.Unlock()
 		case <-ctx.Done():
 			return
 		case <-t.closedCh:

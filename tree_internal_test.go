@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/zkmirror/zkmirror/internal/inbox"
 )
 
 func drainSub(s *treeSub) []string {
@@ -22,7 +24,7 @@ func drainSub(s *treeSub) []string {
 // Contract 10's conflation rules for a reader that is away, and the order of first
 // occurrence across paths.
 func TestTreeEventsConflationRules(t *testing.T) {
-	s := &treeSub{wake: make(chan struct{}, 1), pend: make(map[string]*pendingEvent)}
+	s := &treeSub{wake: inbox.NewSignal(), pend: make(map[string]*pendingEvent)}
 	push := func(typ EventType, path, data string, resync bool) {
 		s.push(path, TreeEvent{Type: typ, Path: path, Value: Value{Path: path, Data: []byte(data), Exists: typ != EventDeleted}, Resync: resync})
 	}

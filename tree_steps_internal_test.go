@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zkmirror/zkmirror/internal/engine"
+	"github.com/zkmirror/zkmirror/internal/inbox"
 )
 
 // read is one read result handed to the engine as a worker would apply it.
@@ -20,40 +23,77 @@ type read struct {
 	err    error
 }
 
-// treeHarness is a Tree over an engine that never reads: the test feeds it reads.
+// fakeSource is the engine as a Tree sees it, without reads: the test hands the Tree
+// records as the engine would.
+type fakeSource struct {
+	held map[string][2]bool
+	recs map[string]*engine.Record
+}
+
+func (f *fakeSource) Acquire(spath string, k kind, _ engine.Holder, current func(*engine.Record, bool)) error {
+	h := f.held[spath]
+	h[k] = true
+	f.held[spath] = h
+	if r := f.recs[spath]; r.Has(k) {
+		current(r, false)
+	} else {
+		current(nil, false)
+	}
+	return nil
+}
+
+func (f *fakeSource) Release(spath string, k kind, _ engine.Holder) {
+	h := f.held[spath]
+	h[k] = false
+	if h == [2]bool{} {
+		delete(f.held, spath)
+		delete(f.recs, spath)
+		return
+	}
+	f.held[spath] = h
+	f.recs[spath] = f.recs[spath].Without(k)
+}
+
+func (f *fakeSource) AddResyncListener(engine.ResyncListener)    {}
+func (f *fakeSource) RemoveResyncListener(engine.ResyncListener) {}
+
+// treeHarness is a Tree over a source that never reads: the test feeds it reads.
 type treeHarness struct {
 	t   *testing.T
-	g   *engine
+	src *fakeSource
 	tr  *Tree
 	sub *treeSub
 }
 
 func newTreeHarness(t *testing.T, root string, opts ...TreeOption) *treeHarness {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g := newEngine(log, "", 1, 0)
-	m := &Mirror{log: log, eng: g}
-	tr, err := m.Tree(root, opts...)
-	if err != nil {
-		t.Fatal(err)
+	src := &fakeSource{held: map[string][2]bool{}, recs: map[string]*engine.Record{}}
+	m := &Mirror{log: log}
+	cfg := treeConfig{maxDepth: -1}
+	for _, o := range opts {
+		o(&cfg)
 	}
-	sub := &treeSub{wake: make(chan struct{}, 1), pend: make(map[string]*pendingEvent)}
-	g.mu.Lock()
+	tr := newTree(m, src, root, cfg)
+	sub := &treeSub{wake: inbox.NewSignal(), pend: make(map[string]*pendingEvent)}
+	tr.mu.Lock()
+	tr.addLocked(tr.sroot, 0)
+	tr.checkLocked()
 	tr.subs[sub] = struct{}{}
-	g.mu.Unlock()
-	return &treeHarness{t: t, g: g, tr: tr, sub: sub}
+	tr.mu.Unlock()
+	return &treeHarness{t: t, src: src, tr: tr, sub: sub}
 }
 
-// apply publishes reads in order and returns the events they queued.
+// apply hands the Tree reads in order, as the engine would deliver them, and returns the
+// events they queued.
 func (h *treeHarness) apply(reads ...read) []string {
 	h.t.Helper()
-	h.g.mu.Lock()
-	defer h.g.mu.Unlock()
+	h.tr.mu.Lock()
+	defer h.tr.mu.Unlock()
 	for _, r := range reads {
-		e := h.g.entries[r.path]
-		if e == nil || e.refs[r.k] == 0 {
+		if !h.src.held[r.path][r.k] {
 			continue // released: the engine drops its reads
 		}
-		st := Stat{Czxid: r.czxid}
+		st := engine.Stat{Czxid: r.czxid}
 		if r.k == kindData {
 			st.Mzxid = r.zxid
 		} else {
@@ -63,7 +103,9 @@ func (h *treeHarness) apply(reads ...read) []string {
 		if r.exists {
 			data = []byte(fmt.Sprintf("%s@%d", r.path, r.zxid))
 		}
-		h.g.publishLocked(e, r.k, e.rec.with(r.k, r.exists, data, slices.Clone(r.names), st, r.err), false)
+		rec := h.src.recs[r.path].With(r.k, r.exists, data, slices.Clone(r.names), st, r.err)
+		h.src.recs[r.path] = rec
+		h.tr.onRecordLocked(r.path, r.k, rec, false)
 	}
 	var out []string
 	for {

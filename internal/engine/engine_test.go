@@ -1,8 +1,6 @@
-package zkmirror
+package engine
 
 import (
-	"io"
-	"log/slog"
 	"strconv"
 	"testing"
 
@@ -56,16 +54,15 @@ func TestAdmit(t *testing.T) {
 		{"resync: absent at first contact", none, 0, 0, state{}, true, true, 1, emitNew, 0, false},
 		{"resync: issued before a write", at(50, 70), 0, 3, state{true, 3, 4}, true, true, 3, readAgain, 0, false},
 	}
-	g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := &entry{path: "/p", tomb: c.tomb, writeMark: c.writeMark}
+			cur := mirrored{tomb: c.tomb, writeMark: c.writeMark}
 			if c.cur != nil {
-				e.rec = e.rec.with(kindData, c.cur.exists, []byte("x"), nil, Stat{Czxid: c.cur.czxid, Mzxid: c.cur.mzxid}, nil)
+				cur.has, cur.exists, cur.czxid, cur.zxid = true, c.cur.exists, c.cur.czxid, c.cur.mzxid
 			}
-			got, back := g.admit(e, kindData, c.in.exists, c.in.czxid, c.in.mzxid, nil, c.resync, c.seq, c.fromRead)
-			if got != c.want || e.tomb != c.wantTomb || back != c.wantBack {
-				t.Errorf("admit %v, tomb %d, went back %v; want %v, %d, %v", got, e.tomb, back, c.want, c.wantTomb, c.wantBack)
+			d := admit(cur, found{exists: c.in.exists, czxid: c.in.czxid, zxid: c.in.mzxid, resync: c.resync, fromRead: c.fromRead, seq: c.seq})
+			if d.verdict != c.want || d.tomb != c.wantTomb || d.historyBack != c.wantBack {
+				t.Errorf("admit %v, tomb %d, went back %v; want %v, %d, %v", d.verdict, d.tomb, d.historyBack, c.want, c.wantTomb, c.wantBack)
 			}
 		})
 	}
@@ -106,7 +103,7 @@ func TestArmedWatches(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
+			g := New(Config{ReadConcurrency: 1})
 			for _, s := range c.steps {
 				switch {
 				case s.begin:
@@ -114,9 +111,9 @@ func TestArmedWatches(t *testing.T) {
 					g.beginArmingLocked("/p")
 					g.mu.Unlock()
 				case s.ev != 0:
-					g.onNodeEvent(zk.Event{Type: s.ev, Path: "/p"})
+					g.OnNodeEvent(zk.Event{Type: s.ev, Path: "/p"})
 				case s.lost:
-					g.onWatchesLost()
+					g.OnWatchesLost()
 				default:
 					g.mu.Lock()
 					g.endArmingLocked("/p", s.end, !s.drop)
@@ -138,7 +135,7 @@ func TestArmedWatches(t *testing.T) {
 
 // The memory of armed watches shrinks when most of them have fired.
 func TestArmedWatchesShrink(t *testing.T) {
-	g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
+	g := New(Config{ReadConcurrency: 1})
 	const n = 5000
 	g.mu.Lock()
 	for i := range n {
@@ -151,7 +148,7 @@ func TestArmedWatchesShrink(t *testing.T) {
 		t.Fatalf("peak %d", g.armedPeak)
 	}
 	for i := range n - 10 {
-		g.onNodeEvent(zk.Event{Type: zk.EventNodeDeleted, Path: "/p" + strconv.Itoa(i)})
+		g.OnNodeEvent(zk.Event{Type: zk.EventNodeDeleted, Path: "/p" + strconv.Itoa(i)})
 	}
 	if len(g.armed) != 10 || g.armedPeak >= n/4 {
 		t.Fatalf("%d armed, peak %d: not rebuilt", len(g.armed), g.armedPeak)
@@ -162,19 +159,20 @@ func TestArmedWatchesShrink(t *testing.T) {
 // when the entry is freed and back when the path is held again, and an event or an expiry
 // forgets them wherever they are.
 func TestArmedWatchesFollowTheEntry(t *testing.T) {
-	g := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), "", 1, 0)
+	g := New(Config{ReadConcurrency: 1})
 	g.mu.Lock()
-	e := g.acquireLocked("/p", kindData)
+	h := nopHolder{}
+	e := g.acquireLocked("/p", KindData, h)
 	g.beginArmingLocked("/p")
 	g.endArmingLocked("/p", armedData, true)
 	if e.armed != armedData || len(g.armed) != 0 {
 		t.Fatalf("held: entry %b, map %v", e.armed, g.armed)
 	}
-	g.releaseLocked(e, kindData)
+	g.releaseLocked(e, KindData, h)
 	if g.armed["/p"] != armedData {
 		t.Fatalf("released: map %v", g.armed)
 	}
-	e = g.acquireLocked("/p", kindChildren)
+	e = g.acquireLocked("/p", KindChildren, h)
 	if e.armed != armedData || len(g.armed) != 0 {
 		t.Fatalf("held again: entry %b, map %v", e.armed, g.armed)
 	}
@@ -182,7 +180,7 @@ func TestArmedWatchesFollowTheEntry(t *testing.T) {
 	if !g.isArmed("/p", armedData) || g.isArmed("/p", armedChild) {
 		t.Fatal("isArmed does not read the entry")
 	}
-	g.onNodeEvent(zk.Event{Type: zk.EventNodeDataChanged, Path: "/p"})
+	g.OnNodeEvent(zk.Event{Type: zk.EventNodeDataChanged, Path: "/p"})
 	if e.armed != 0 {
 		t.Fatalf("fired watch kept: %b", e.armed)
 	}
@@ -193,9 +191,14 @@ func TestArmedWatchesFollowTheEntry(t *testing.T) {
 	if e.armed != 0 {
 		t.Fatalf("expiry kept the entry's watches: %b", e.armed)
 	}
-	g.releaseLocked(e, kindChildren)
+	g.releaseLocked(e, KindChildren, h)
 	if len(g.armed) != 0 {
 		t.Fatalf("nothing armed, yet the map holds %v", g.armed)
 	}
 	g.mu.Unlock()
 }
+
+// nopHolder holds paths and ignores what it is given.
+type nopHolder struct{}
+
+func (nopHolder) Deliver(string, Kind, *Record, bool) {}

@@ -1,11 +1,11 @@
-package zkmirror
+package engine
 
-// record is a path's latest mirrored state: the snapshot of each held kind that has had
+// Record is a path's latest mirrored state: the snapshot of each held kind that has had
 // first contact. It is immutable once stored in an entry — every change makes a new one —
 // so Trees and their views share records without copying. Both kinds live in one compact
 // record because a Tree holds both for most of its nodes: the children kind's Stat is kept
 // apart only while it differs from the data kind's, and errors only while a read fails.
-type record struct {
+type Record struct {
 	data  []byte   // data kind; nil unless it exists
 	names []string // children kind, sorted; nil unless it exists
 	aux   *recordAux
@@ -41,52 +41,54 @@ const (
 )
 
 // restoredFlag is the flag marking kind k's state as loaded from the snapshot file.
-func restoredFlag(k kind) recFlags {
-	if k == kindData {
+func restoredFlag(k Kind) recFlags {
+	if k == KindData {
 		return recDataRestored
 	}
 	return recKidsRestored
 }
 
-// restored reports whether kind k's state was loaded from the snapshot file and no server
+// Restored reports whether kind k's state was loaded from the snapshot file and no server
 // has confirmed it yet.
-func (r *record) restored(k kind) bool {
-	return r.has(k) && r.flags&restoredFlag(k) != 0
+func (r *Record) Restored(k Kind) bool {
+	return r.Has(k) && r.flags&restoredFlag(k) != 0
 }
 
-// withKindOf returns r with kind k's state, restored mark included, taken from src, which
+// WithKindOf returns r with kind k's state, restored mark included, taken from src, which
 // must have it.
-func (r *record) withKindOf(k kind, src *record) *record {
+func (r *Record) WithKindOf(k Kind, src *Record) *Record {
 	var data []byte
 	var names []string
-	if k == kindData {
+	if k == KindData {
 		data = src.data
 	} else {
 		names = src.names
 	}
-	n := r.with(k, src.exists(k), data, names, src.stat(k), src.err(k))
+	n := r.With(k, src.Exists(k), data, names, src.Stat(k), src.Err(k))
 	n.flags |= src.flags & restoredFlag(k)
 	return n
 }
 
-func (r *record) has(k kind) bool {
+// Has reports whether kind k has had contact (from a server or the snapshot file).
+func (r *Record) Has(k Kind) bool {
 	if r == nil {
 		return false
 	}
-	if k == kindData {
+	if k == KindData {
 		return r.flags&recHasData != 0
 	}
 	return r.flags&recHasKids != 0
 }
 
-func (r *record) exists(k kind) bool {
-	if k == kindData {
+// Exists reports whether the node existed in kind k's state, which must have had contact.
+func (r *Record) Exists(k Kind) bool {
+	if k == KindData {
 		return r.flags&recDataExists != 0
 	}
 	return r.flags&recKidsExists != 0
 }
 
-func (r *record) mainStat() Stat {
+func (r *Record) mainStat() Stat {
 	return Stat{
 		Czxid: r.czxid, Mzxid: r.mzxid, Pzxid: r.pzxid, Ctime: r.ctime, Mtime: r.mtime,
 		EphemeralOwner: r.ephemeralOwner, Version: r.version, Cversion: r.cversion,
@@ -94,71 +96,70 @@ func (r *record) mainStat() Stat {
 	}
 }
 
-func (r *record) setMainStat(s Stat) {
+func (r *Record) setMainStat(s Stat) {
 	r.czxid, r.mzxid, r.pzxid, r.ctime, r.mtime, r.ephemeralOwner = s.Czxid, s.Mzxid, s.Pzxid, s.Ctime, s.Mtime, s.EphemeralOwner
 	r.version, r.cversion, r.aversion, r.dataLength, r.numChildren = s.Version, s.Cversion, s.Aversion, s.DataLength, s.NumChildren
 }
 
-// stat returns the Stat of a kind that has had contact.
-func (r *record) stat(k kind) Stat {
-	if k == kindChildren && r.aux != nil && r.aux.hasKstat {
+// Stat returns the Stat of a kind that has had contact.
+func (r *Record) Stat(k Kind) Stat {
+	if k == KindChildren && r.aux != nil && r.aux.hasKstat {
 		return r.aux.kstat
 	}
 	return r.mainStat()
 }
 
-// err returns the error of a kind's last read.
-func (r *record) err(k kind) error {
+// Err returns the error of a kind's last read.
+func (r *Record) Err(k Kind) error {
 	if r.aux == nil {
 		return nil
 	}
-	if k == kindData {
+	if k == KindData {
 		return r.aux.dErr
 	}
 	return r.aux.kErr
 }
 
-// zxids returns what orders a kind's states: Czxid, then Mzxid (data) or Pzxid (children).
-func (r *record) zxids(k kind) (czxid, zxid int64) {
-	s := r.stat(k)
-	if k == kindData {
+// Zxids returns what orders a kind's states: Czxid, then Mzxid (data) or Pzxid (children).
+func (r *Record) Zxids(k Kind) (czxid, zxid int64) {
+	s := r.Stat(k)
+	if k == KindData {
 		return s.Czxid, s.Mzxid
 	}
 	return s.Czxid, s.Pzxid
 }
 
-// value is the data kind's snapshot; the record must have it.
-func (r *record) value(path string) Value {
-	return Value{Path: path, Data: r.data, Stat: r.stat(kindData), Exists: r.exists(kindData), Restored: r.restored(kindData), Err: r.err(kindData)}
+// Data is the data kind's bytes: nil unless the node exists. Shared: never modify it.
+func (r *Record) Data() []byte { return r.data }
+
+// Names is the children kind's sorted names: nil unless the node has children. Shared:
+// never modify it.
+func (r *Record) Names() []string { return r.names }
+
+// NewRecord returns a record of kind k alone; see With.
+func NewRecord(k Kind, exists bool, data []byte, names []string, st Stat, err error) *Record {
+	var r *Record
+	return r.With(k, exists, data, names, st, err)
 }
 
-// children is the children kind's snapshot; the record must have it.
-func (r *record) children(path string) Children {
-	names := r.names
-	if names == nil && r.exists(kindChildren) {
-		names = []string{}
-	}
-	return Children{Path: path, Names: names, Stat: r.stat(kindChildren), Exists: r.exists(kindChildren), Restored: r.restored(kindChildren), Err: r.err(kindChildren)}
-}
-
-// with returns a record holding a new state of kind k and the old state of the other kind.
+// With returns a record holding a new state of kind k and the old state of the other kind.
 // data is used for the data kind, names for the children kind.
-func (r *record) with(k kind, exists bool, data []byte, names []string, st Stat, err error) *record {
+func (r *Record) With(k Kind, exists bool, data []byte, names []string, st Stat, err error) *Record {
 	var dHas, kHas, dEx, kEx bool
 	var dData []byte
 	var kNames []string
 	var dStat, kStat Stat
 	var dErr, kErr error
-	if r.has(kindData) {
-		dHas, dEx, dData, dStat, dErr = true, r.exists(kindData), r.data, r.stat(kindData), r.err(kindData)
+	if r.Has(KindData) {
+		dHas, dEx, dData, dStat, dErr = true, r.Exists(KindData), r.data, r.Stat(KindData), r.Err(KindData)
 	}
-	if r.has(kindChildren) {
-		kHas, kEx, kNames, kStat, kErr = true, r.exists(kindChildren), r.names, r.stat(kindChildren), r.err(kindChildren)
+	if r.Has(KindChildren) {
+		kHas, kEx, kNames, kStat, kErr = true, r.Exists(KindChildren), r.names, r.Stat(KindChildren), r.Err(KindChildren)
 	}
 	if !exists {
 		data, names, st = nil, nil, Stat{}
 	}
-	if k == kindData {
+	if k == KindData {
 		dHas, dEx, dData, dStat, dErr = true, exists, data, st, err
 	} else {
 		if len(names) == 0 {
@@ -168,46 +169,46 @@ func (r *record) with(k kind, exists bool, data []byte, names []string, st Stat,
 	}
 	n := makeRecord(dHas, dEx, dData, dStat, dErr, kHas, kEx, kNames, kStat, kErr)
 	if r != nil { // the other kind keeps its restored mark
-		if k == kindData {
-			n.flags |= r.flags & restoredFlag(kindChildren)
+		if k == KindData {
+			n.flags |= r.flags & restoredFlag(KindChildren)
 		} else {
-			n.flags |= r.flags & restoredFlag(kindData)
+			n.flags |= r.flags & restoredFlag(KindData)
 		}
 	}
 	return n
 }
 
-// without returns the record with kind k forgotten, nil when no kind is left.
-func (r *record) without(k kind) *record {
-	if !r.has(k) {
+// Without returns the record with kind k forgotten, nil when no kind is left.
+func (r *Record) Without(k Kind) *Record {
+	if !r.Has(k) {
 		return r
 	}
-	other := kindChildren
-	if k == kindChildren {
-		other = kindData
+	other := KindChildren
+	if k == KindChildren {
+		other = KindData
 	}
-	if !r.has(other) {
+	if !r.Has(other) {
 		return nil
 	}
-	n := &record{}
-	if other == kindData {
-		*n = record{data: r.data, flags: r.flags & (recHasData | recDataExists | recDataRestored)}
-		n.setMainStat(r.stat(kindData))
-		if e := r.err(kindData); e != nil {
+	n := &Record{}
+	if other == KindData {
+		*n = Record{data: r.data, flags: r.flags & (recHasData | recDataExists | recDataRestored)}
+		n.setMainStat(r.Stat(KindData))
+		if e := r.Err(KindData); e != nil {
 			n.aux = &recordAux{dErr: e}
 		}
 	} else {
-		*n = record{names: r.names, flags: r.flags & (recHasKids | recKidsExists | recKidsRestored)}
-		n.setMainStat(r.stat(kindChildren))
-		if e := r.err(kindChildren); e != nil {
+		*n = Record{names: r.names, flags: r.flags & (recHasKids | recKidsExists | recKidsRestored)}
+		n.setMainStat(r.Stat(KindChildren))
+		if e := r.Err(KindChildren); e != nil {
 			n.aux = &recordAux{kErr: e}
 		}
 	}
 	return n
 }
 
-func makeRecord(dHas, dEx bool, data []byte, dStat Stat, dErr error, kHas, kEx bool, names []string, kStat Stat, kErr error) *record {
-	n := &record{data: data, names: names}
+func makeRecord(dHas, dEx bool, data []byte, dStat Stat, dErr error, kHas, kEx bool, names []string, kStat Stat, kErr error) *Record {
+	n := &Record{data: data, names: names}
 	var aux recordAux
 	switch {
 	case dHas:

@@ -1,4 +1,4 @@
-package zkmirror
+package engine
 
 import (
 	"context"
@@ -14,55 +14,69 @@ import (
 // The engine's writes: the requests that change the server, and the read-backs that make a
 // write through the mirror visible in it before the write returns.
 
-// waitFunc blocks until a session is established, ctx ends or the Mirror closes.
-type waitFunc func(ctx context.Context, op, path string) error
+// WaitFunc blocks until a session is established, ctx ends or the Mirror closes; its error
+// is returned as it is.
+type WaitFunc func(ctx context.Context, op, path string) error
 
-// set writes a node's data and applies the returned Stat.
-func (g *engine) set(spath string, data []byte, version int32) (Stat, error) {
+// CreateSpec is what kind of node Create makes.
+type CreateSpec struct {
+	Flags     int32 // go-zookeeper's create flags
+	Container bool
+	TTL       time.Duration // with HasTTL
+	HasTTL    bool
+	// Protected: an ephemeral sequential node made with a GUID in its name, found again
+	// when the reply is lost.
+	Protected bool
+}
+
+// Set writes a node's data and applies the returned Stat.
+func (g *Engine) Set(spath string, data []byte, version int32) (Stat, error) {
 	zst, err := g.conn.Set(spath, data, version)
 	if err != nil {
 		return Stat{}, err
 	}
-	st := statFrom(zst)
-	g.applyWrite(spath, kindData, true, data, nil, st)
+	st := StatFrom(zst)
+	g.applyWrite(spath, KindData, true, data, nil, st)
 	return st, nil
 }
 
-// create creates a node as cc says and returns the server path created.
-func (g *engine) create(spath string, data []byte, acl []zk.ACL, cc createConfig) (string, error) {
+// Create creates a node as spec says and returns the server path created. The mirror
+// learns of it from ReadBack.
+func (g *Engine) Create(spath string, data []byte, acl []zk.ACL, spec CreateSpec) (string, error) {
 	switch {
-	case cc.container:
-		return g.conn.CreateContainer(spath, data, cc.flags(), acl)
-	case cc.ttlSet:
-		return g.conn.CreateTTL(spath, data, cc.flags(), acl, cc.ttl)
-	case cc.ephemeral && cc.sequential:
+	case spec.Container:
+		return g.conn.CreateContainer(spath, data, spec.Flags, acl)
+	case spec.HasTTL:
+		return g.conn.CreateTTL(spath, data, spec.Flags, acl, spec.TTL)
+	case spec.Protected:
 		return g.protectedCreate(spath, data, acl)
 	default:
-		return g.conn.Create(spath, data, cc.flags(), acl)
+		return g.conn.Create(spath, data, spec.Flags, acl)
 	}
 }
 
-// delete deletes a node.
-func (g *engine) delete(spath string, version int32) error {
+// Delete deletes a node. The mirror learns of it from ReadBack.
+func (g *Engine) Delete(spath string, version int32) error {
 	return g.conn.Delete(spath, version)
 }
 
-// readBack reads a path written through the mirror (and its parent's children) without a
+// ReadBack reads a path written through the mirror (and its parent's children) without a
 // watch and applies what it finds, so the caller reads its own write. A read cut by a lost
 // connection is retried on the next one, until ctx ends or the Mirror closes; a read that
-// fails otherwise (ErrNoAuth …) leaves the path to its own reads.
-func (g *engine) readBack(ctx context.Context, spath string, parent bool, wait waitFunc) error {
-	if g.held(spath, kindData) {
-		err := g.retryRead(ctx, wait, func(conn *zk.Conn) error {
+// fails otherwise (ErrNoAuth …) leaves the path to its own reads. It returns ErrStopped once
+// the engine stops, ctx.Err() when ctx ends, and wait's error as it is.
+func (g *Engine) ReadBack(ctx context.Context, spath string, parent bool, wait WaitFunc) error {
+	if g.held(spath, KindData) {
+		err := g.retryRead(ctx, wait, func(conn Conn) error {
 			data, st, err := conn.Get(spath)
 			switch {
 			case err == nil:
 				if data == nil {
 					data = []byte{}
 				}
-				g.applyWrite(spath, kindData, true, data, nil, statFrom(st))
+				g.applyWrite(spath, KindData, true, data, nil, StatFrom(st))
 			case errors.Is(err, zk.ErrNoNode):
-				g.applyWrite(spath, kindData, false, nil, nil, Stat{})
+				g.applyWrite(spath, KindData, false, nil, nil, Stat{})
 			default:
 				return err
 			}
@@ -76,22 +90,22 @@ func (g *engine) readBack(ctx context.Context, spath string, parent bool, wait w
 		return err
 	}
 	if parent && spath != "/" {
-		return g.readBackChildren(ctx, parentPath(spath), wait)
+		return g.readBackChildren(ctx, ParentPath(spath), wait)
 	}
 	return nil
 }
 
-func (g *engine) readBackChildren(ctx context.Context, spath string, wait waitFunc) error {
-	if !g.held(spath, kindChildren) {
+func (g *Engine) readBackChildren(ctx context.Context, spath string, wait WaitFunc) error {
+	if !g.held(spath, KindChildren) {
 		return nil
 	}
-	return g.retryRead(ctx, wait, func(conn *zk.Conn) error {
+	return g.retryRead(ctx, wait, func(conn Conn) error {
 		names, st, err := conn.Children(spath)
 		switch {
 		case err == nil:
-			g.applyWrite(spath, kindChildren, true, nil, sortedNames(names), statFrom(st))
+			g.applyWrite(spath, KindChildren, true, nil, sortedNames(names), StatFrom(st))
 		case errors.Is(err, zk.ErrNoNode):
-			g.applyWrite(spath, kindChildren, false, nil, nil, Stat{})
+			g.applyWrite(spath, KindChildren, false, nil, nil, Stat{})
 		default:
 			return err
 		}
@@ -100,7 +114,7 @@ func (g *engine) readBackChildren(ctx context.Context, spath string, wait waitFu
 }
 
 // retryRead runs read until it does not fail for a lost connection.
-func (g *engine) retryRead(ctx context.Context, wait waitFunc, read func(*zk.Conn) error) error {
+func (g *Engine) retryRead(ctx context.Context, wait WaitFunc, read func(Conn) error) error {
 	pause := 10 * time.Millisecond
 	for {
 		err := read(g.conn)
@@ -111,12 +125,12 @@ func (g *engine) retryRead(ctx context.Context, wait waitFunc, read func(*zk.Con
 		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
-		case <-g.done:
+		case <-g.grp.Stopping():
 			t.Stop()
-			return newErr("read back", "", ErrClosed, nil)
+			return ErrStopped
 		case <-ctx.Done():
 			t.Stop()
-			return timeoutErr("read back", "", ctx)
+			return ctx.Err()
 		}
 		pause = min(2*pause, 500*time.Millisecond)
 		if err := wait(ctx, "read back", ""); err != nil {
@@ -125,22 +139,22 @@ func (g *engine) retryRead(ctx context.Context, wait waitFunc, read func(*zk.Con
 	}
 }
 
-// protectedPrefix marks a protected ephemeral sequential node: "_c_" GUID "-" name.
-const protectedPrefix = "_c_"
+// ProtectedPrefix marks a protected ephemeral sequential node: "_c_" GUID "-" name.
+const ProtectedPrefix = "_c_"
 
 // protectedCreate creates an ephemeral sequential node whose name carries a random GUID, so
 // that when the reply is lost the node made (if any) is found among the parent's children
 // instead of being left behind as an orphan or created twice.
-func (g *engine) protectedCreate(spath string, data []byte, acl []zk.ACL) (string, error) {
+func (g *Engine) protectedCreate(spath string, data []byte, acl []zk.ACL) (string, error) {
 	conn := g.conn
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", err
 	}
 	guid := hex.EncodeToString(id[:])
-	dir := parentPath(spath)
+	dir := ParentPath(spath)
 	base := spath[strings.LastIndexByte(spath, '/')+1:]
-	marker := protectedPrefix + guid + "-"
+	marker := ProtectedPrefix + guid + "-"
 	full := dir + "/" + marker + base
 	if dir == "/" {
 		full = "/" + marker + base

@@ -1,4 +1,4 @@
-package zkmirror
+package engine
 
 import (
 	"encoding/binary"
@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/zkmirror/zkmirror/internal/inbox"
+	"github.com/zkmirror/zkmirror/internal/run"
 )
 
 // The snapshot file (WithSnapshotFile).
@@ -75,7 +77,7 @@ var (
 // snapItem is one path's state to write.
 type snapItem struct {
 	path string // on the server
-	rec  *record
+	rec  *Record
 }
 
 // encodeSnapshot appends the file for items (sorted by path, unique) taken under root.
@@ -105,13 +107,13 @@ func encodeSnapshot(buf []byte, root string, items []snapItem) []byte {
 		prev = it.path
 		buf = append(buf, f)
 		if f&snapDataExists != 0 {
-			buf = appendStat(buf, r.stat(kindData))
+			buf = appendStat(buf, r.Stat(KindData))
 			buf = binary.AppendUvarint(buf, uint64(len(r.data)))
 			buf = append(buf, r.data...)
 		}
 		if f&snapKidsExists != 0 {
 			if f&snapKidsSameStat == 0 {
-				buf = appendStat(buf, r.stat(kindChildren))
+				buf = appendStat(buf, r.Stat(KindChildren))
 			}
 			buf = binary.AppendUvarint(buf, uint64(len(r.names)))
 			for _, name := range r.names {
@@ -125,19 +127,19 @@ func encodeSnapshot(buf []byte, root string, items []snapItem) []byte {
 }
 
 // snapFlags says what of r is written; 0 for nothing.
-func snapFlags(r *record) byte {
+func snapFlags(r *Record) byte {
 	var f byte
-	if r.has(kindData) && r.err(kindData) == nil {
+	if r.Has(KindData) && r.Err(KindData) == nil {
 		f |= snapHasData
-		if r.exists(kindData) {
+		if r.Exists(KindData) {
 			f |= snapDataExists
 		}
 	}
-	if r.has(kindChildren) && r.err(kindChildren) == nil {
+	if r.Has(KindChildren) && r.Err(KindChildren) == nil {
 		f |= snapHasKids
-		if r.exists(kindChildren) {
+		if r.Exists(KindChildren) {
 			f |= snapKidsExists
-			if f&snapDataExists != 0 && r.stat(kindChildren) == r.stat(kindData) {
+			if f&snapDataExists != 0 && r.Stat(KindChildren) == r.Stat(KindData) {
 				f |= snapKidsSameStat
 			}
 		}
@@ -171,7 +173,7 @@ func appendStat(buf []byte, s Stat) []byte {
 // decodeSnapshot reads a snapshot file taken under root. It returns every path's restored
 // record, keyed by server path, or an error and nothing: a file is applied whole or not at
 // all.
-func decodeSnapshot(b []byte, root string) (map[string]*record, error) {
+func decodeSnapshot(b []byte, root string, validPath func(string) bool) (map[string]*Record, error) {
 	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
 		return nil, errSnapFormat
 	}
@@ -207,7 +209,7 @@ func decodeSnapshot(b []byte, root string) (map[string]*record, error) {
 	if r.err == nil && n > uint64(len(body)) { // every node takes more than a byte
 		r.fail("node count")
 	}
-	out := make(map[string]*record, min(n, 1<<20))
+	out := make(map[string]*Record, min(n, 1<<20))
 	var prev string
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		shared := r.uvarint()
@@ -220,11 +222,11 @@ func decodeSnapshot(b []byte, root string) (map[string]*record, error) {
 			break
 		}
 		p := prev[:shared] + rest
-		if p <= prev || validatePath(p, false) != nil {
+		if p <= prev || !validPath(p) {
 			r.fail("path order or syntax")
 			break
 		}
-		if _, ok := chroot(root).toUser(p); !ok {
+		if !underRoot(root, p) {
 			r.fail("path outside the chroot")
 			break
 		}
@@ -316,7 +318,7 @@ func (r *snapReader) str() string {
 	return r.s[i:j]
 }
 
-func (r *snapReader) stat() Stat {
+func (r *snapReader) Stat() Stat {
 	return Stat{
 		Czxid: r.varint(), Mzxid: r.varint(), Pzxid: r.varint(), Ctime: r.varint(), Mtime: r.varint(),
 		EphemeralOwner: r.varint(), Version: r.int32(), Cversion: r.int32(), Aversion: r.int32(),
@@ -325,7 +327,7 @@ func (r *snapReader) stat() Stat {
 }
 
 // node decodes one node's kinds into a record marked restored.
-func (r *snapReader) node() *record {
+func (r *snapReader) node() *Record {
 	if r.err != nil || r.off >= len(r.b) {
 		r.fail("node")
 		return nil
@@ -345,13 +347,13 @@ func (r *snapReader) node() *record {
 	var names []string
 	var dstat, kstat Stat
 	if f&snapDataExists != 0 {
-		dstat = r.stat()
+		dstat = r.Stat()
 		data = r.bytes()
 	}
 	if f&snapKidsExists != 0 {
 		kstat = dstat
 		if f&snapKidsSameStat == 0 {
-			kstat = r.stat()
+			kstat = r.Stat()
 		}
 		n := r.uvarint()
 		if r.err == nil && n > uint64(len(r.b)-r.off) {
@@ -395,7 +397,7 @@ const snapTmpSuffix = ".tmp"
 // be used is logged once (Warn), set aside as path+".bad" and ignored; something that is not
 // a regular file (a FIFO, a device) is ignored without being read. Temporary files left by
 // writes that a crash interrupted are removed.
-func loadSnapshot(path string, root chroot, log *slog.Logger) map[string]*record {
+func loadSnapshot(path string, root string, validPath func(string) bool, log *slog.Logger) map[string]*Record {
 	start := time.Now()
 	if stale, _ := filepath.Glob(globEscape(path) + ".*" + snapTmpSuffix); len(stale) > 0 {
 		for _, f := range stale {
@@ -411,7 +413,7 @@ func loadSnapshot(path string, root chroot, log *slog.Logger) map[string]*record
 		log.Warn("snapshot file cannot be read; starting without it", "file", path, "err", err)
 		return nil
 	}
-	recs, err := decodeSnapshot(b, string(root))
+	recs, err := decodeSnapshot(b, root, validPath)
 	if err != nil {
 		bad := path + ".bad"
 		if rerr := os.Rename(path, bad); rerr != nil {
@@ -505,16 +507,16 @@ type snapState struct {
 	// restored holds the file's states until the first session: a path acquired before
 	// then starts from its restored state. Dropped at the first session; until then the
 	// paths nobody holds are written back as they were loaded.
-	restored map[string]*record
+	restored map[string]*Record
 	// linger holds the last state of paths released lately, so that handles closed just
 	// before the Mirror (deferred calls) do not take their paths out of the last write.
 	linger map[string]*lingerRec
 	dirty  bool
-	wake   chan struct{} // one slot: the writer has something to write
+	wake   inbox.Signal // the writer has something to write
 }
 
 type lingerRec struct {
-	rec  *record
+	rec  *Record
 	left int // writes it is still part of
 }
 
@@ -523,22 +525,19 @@ func (s *snapState) markLocked() {
 		return
 	}
 	s.dirty = true
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.wake.Poke()
 }
 
 // restoreLocked gives a newly held kind its restored state, if the file had one.
-func (g *engine) restoreLocked(e *entry, k kind) {
-	if s := g.snap; s != nil && !e.rec.has(k) {
-		if r := s.restored[e.path]; r.has(k) {
-			e.rec = e.rec.withKindOf(k, r)
+func (g *Engine) restoreLocked(e *entry, k Kind) {
+	if s := g.snap; s != nil && !e.rec.Has(k) {
+		if r := s.restored[e.path]; r.Has(k) {
+			e.rec = e.rec.WithKindOf(k, r)
 		}
 	}
 }
 
-func (g *engine) snapDirtyLocked() {
+func (g *Engine) snapDirtyLocked() {
 	if g.snap != nil {
 		g.snap.markLocked()
 	}
@@ -546,9 +545,9 @@ func (g *engine) snapDirtyLocked() {
 
 // snapReleasedLocked keeps the state of a kind its last holder lets go of for the next
 // writes.
-func (g *engine) snapReleasedLocked(e *entry, k kind) {
+func (g *Engine) snapReleasedLocked(e *entry, k Kind) {
 	s := g.snap
-	if s == nil || !e.rec.has(k) {
+	if s == nil || !e.rec.Has(k) {
 		return
 	}
 	l := s.linger[e.path]
@@ -556,12 +555,12 @@ func (g *engine) snapReleasedLocked(e *entry, k kind) {
 		l = &lingerRec{}
 		s.linger[e.path] = l
 	}
-	l.rec, l.left = l.rec.withKindOf(k, e.rec), snapLingerRuns
+	l.rec, l.left = l.rec.WithKindOf(k, e.rec), snapLingerRuns
 	s.markLocked()
 }
 
 // dropRestoredLocked forgets the restored states nobody holds, at the first session.
-func (g *engine) dropRestoredLocked() {
+func (g *Engine) dropRestoredLocked() {
 	if s := g.snap; s != nil && s.restored != nil {
 		s.restored = nil
 		s.markLocked()
@@ -571,18 +570,18 @@ func (g *engine) dropRestoredLocked() {
 // snapItemsLocked collects what to write: every held path's state, then the released
 // paths still lingering and, before the first session, the restored ones. final: the last
 // write, at Close, which takes every lingering path.
-func (g *engine) snapItemsLocked(final bool) []snapItem {
+func (g *Engine) snapItemsLocked(final bool) []snapItem {
 	s := g.snap
 	s.dirty = false
-	fill := func(p string, rec *record) *record {
-		for k := range kind(2) {
-			if rec.has(k) {
+	fill := func(p string, rec *Record) *Record {
+		for k := range Kind(2) {
+			if rec.Has(k) {
 				continue
 			}
-			if l := s.linger[p]; l != nil && l.rec.has(k) {
-				rec = rec.withKindOf(k, l.rec)
-			} else if r := s.restored[p]; r.has(k) {
-				rec = rec.withKindOf(k, r)
+			if l := s.linger[p]; l != nil && l.rec.Has(k) {
+				rec = rec.WithKindOf(k, l.rec)
+			} else if r := s.restored[p]; r.Has(k) {
+				rec = rec.WithKindOf(k, r)
 			}
 		}
 		return rec
@@ -613,51 +612,49 @@ func (g *engine) snapItemsLocked(final bool) []snapItem {
 }
 
 // snapWriter writes the snapshot file: at most once per snapInterval while states change,
-// with growing delays while writes fail, and once more at Close. It never holds the
-// engine's lock while encoding or writing.
+// with growing delays while writes fail, and once more when the engine closes. It never
+// holds the engine's lock while encoding or writing.
 type snapWriter struct {
 	path string
 	log  *slog.Logger
-	g    *engine
-	done chan struct{}
-	wg   sync.WaitGroup
+	g    *Engine
+	grp  run.Group // the writer's goroutine, stopped once the engine's have ended
 	buf  []byte
 
 	writes atomic.Int64 // files written, for tests
 }
 
-// newSnapWriter loads the file into the engine, which must not have started.
-func newSnapWriter(path string, g *engine, log *slog.Logger) *snapWriter {
-	g.snap = &snapState{
-		restored: loadSnapshot(path, g.root, log),
+// newSnapState loads the file, for an engine that has not started.
+func newSnapState(path, root string, validPath func(string) bool, log *slog.Logger) *snapState {
+	return &snapState{
+		restored: loadSnapshot(path, root, validPath, log),
 		linger:   make(map[string]*lingerRec),
-		wake:     make(chan struct{}, 1),
+		wake:     inbox.NewSignal(),
 	}
-	return &snapWriter{path: path, log: log, g: g, done: make(chan struct{})}
 }
 
-func (w *snapWriter) start() {
-	w.wg.Add(1)
-	go w.run()
+// underRoot reports whether server path p is root or below it ("" is the server's root).
+func underRoot(root, p string) bool {
+	return root == "" || p == root || (strings.HasPrefix(p, root) && len(p) > len(root) && p[len(root)] == '/')
 }
 
-// close makes the last write and returns when the writer has ended. The engine must be
-// closed: no state changes any more.
-func (w *snapWriter) close() {
-	close(w.done)
-	w.wg.Wait()
+// SnapshotWrites returns the number of snapshot files written.
+func (g *Engine) SnapshotWrites() int64 {
+	if g.snapw == nil {
+		return 0
+	}
+	return g.snapw.writes.Load()
 }
 
 func (w *snapWriter) run() {
-	defer w.wg.Done()
 	var last time.Time
 	var retry time.Duration // while writes fail
 	for {
 		select {
-		case <-w.done:
+		case <-w.grp.Stopping():
 			w.write(true)
 			return
-		case <-w.g.snap.wake:
+		case <-w.g.snap.wake.C():
 		}
 		wait := snapInterval
 		if retry > 0 {
@@ -666,7 +663,7 @@ func (w *snapWriter) run() {
 		if d := time.Until(last.Add(wait)); d > 0 {
 			t := time.NewTimer(d)
 			select {
-			case <-w.done:
+			case <-w.grp.Stopping():
 				t.Stop()
 				w.write(true)
 				return
@@ -699,7 +696,7 @@ func (w *snapWriter) write(final bool) error {
 	items := g.snapItemsLocked(final)
 	g.mu.Unlock()
 	slices.SortFunc(items, func(a, b snapItem) int { return strings.Compare(a.path, b.path) })
-	w.buf = encodeSnapshot(w.buf, string(g.root), items)
+	w.buf = encodeSnapshot(w.buf, g.cfg.Chroot, items)
 	err := writeSnapshotFile(w.path, w.buf)
 	if cap(w.buf) > 4*len(w.buf) { // do not keep a buffer for a tree that shrank
 		w.buf = nil
@@ -713,4 +710,15 @@ func (w *snapWriter) write(final bool) error {
 	}
 	w.writes.Add(1)
 	return nil
+}
+
+// WriteSnapshot writes a snapshot file of recs (by server path) as an engine under chroot
+// would.
+func WriteSnapshot(file, chroot string, recs map[string]*Record) error {
+	items := make([]snapItem, 0, len(recs))
+	for p, r := range recs {
+		items = append(items, snapItem{p, r})
+	}
+	slices.SortFunc(items, func(a, b snapItem) int { return strings.Compare(a.path, b.path) })
+	return writeSnapshotFile(file, encodeSnapshot(nil, chroot, items))
 }

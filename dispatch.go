@@ -7,8 +7,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"sync/atomic"
+
+	"github.com/zkmirror/zkmirror/internal/inbox"
+	"github.com/zkmirror/zkmirror/internal/run"
 )
 
 // dispatcher runs watcher callbacks on one goroutine per Mirror, never on go-zookeeper's.
@@ -17,60 +19,43 @@ import (
 // its watcher skip to the latest snapshot rather than build a backlog. Watchers of one path
 // run in the order their snapshots were published.
 type dispatcher struct {
-	log *slog.Logger
-
-	mu    sync.Mutex
-	queue []runner
-	wake  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	gid   atomic.Uint64 // the loop's goroutine id, once it runs
+	log   *slog.Logger
+	queue inbox.Queue[runner] // watchers with a delivery to run
+	grp   run.Group           // the loop
+	gid   atomic.Uint64       // the loop's goroutine id, once it runs
 }
 
 type runner interface{ run(log *slog.Logger) }
 
 func newDispatcher(log *slog.Logger) *dispatcher {
-	d := &dispatcher{log: log, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	go d.loop()
+	d := &dispatcher{log: log, queue: inbox.NewQueue[runner](), grp: run.NewGroup()}
+	d.grp.Go(d.loop)
 	return d
 }
 
-func (d *dispatcher) enqueue(r runner) {
-	d.mu.Lock()
-	d.queue = append(d.queue, r)
-	d.mu.Unlock()
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *dispatcher) enqueue(r runner) { d.queue.Put(r) }
 
 func (d *dispatcher) loop() {
-	defer close(d.done)
 	d.gid.Store(goroutineID())
 	var batch []runner
 	for {
 		select {
-		case <-d.quit:
+		case <-d.grp.Stopping():
 			return
-		case <-d.wake:
+		case <-d.queue.Ready():
 		}
 		for {
-			d.mu.Lock()
-			batch, d.queue = d.queue, batch[:0]
-			d.mu.Unlock()
+			batch = d.queue.Take(batch)
 			if len(batch) == 0 {
 				break
 			}
-			for i, r := range batch {
+			for _, r := range batch {
 				select {
-				case <-d.quit:
+				case <-d.grp.Stopping():
 					return
 				default:
 				}
 				r.run(d.log)
-				batch[i] = nil
 			}
 		}
 	}
@@ -82,12 +67,12 @@ func (d *dispatcher) loop() {
 func (d *dispatcher) close() {
 	d.stop()
 	if !d.onLoop() {
-		<-d.done
+		d.grp.Wait()
 	}
 }
 
 // stop tells the dispatcher to end after the callback running now, if any. Idempotent.
-func (d *dispatcher) stop() { d.once.Do(func() { close(d.quit) }) }
+func (d *dispatcher) stop() { d.grp.Stop() }
 
 // onLoop reports whether the caller runs on the dispatcher's goroutine, in a callback.
 func (d *dispatcher) onLoop() bool {

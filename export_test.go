@@ -6,7 +6,7 @@ import "github.com/go-zookeeper/zk"
 func TreeRecordKinds(t *Tree, path string) (data, kids bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := t.nodes[t.m.root.toServer(path)]
+	n := t.nodes[t.chroot.toServer(path)]
 	return n.rec.Has(kindData), n.rec.Has(kindChildren)
 }
 

@@ -3,6 +3,7 @@ package zkmirror
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 // Lock order: the engine's lock, then mu (Deliver takes mu); the keeper never calls the
 // engine with mu held.
 type keeper struct {
-	m    *Mirror
+	eng  *engine.Engine
+	log  *slog.Logger
+	wait engine.WaitFunc // until a session is established
 	kick inbox.Signal
 	grp  run.Group // the loop
 
@@ -41,8 +44,8 @@ type kept struct {
 	has, exists bool
 }
 
-func newKeeper(m *Mirror) *keeper {
-	return &keeper{m: m, kick: inbox.NewSignal(), grp: run.NewGroup(), nodes: make(map[string]*kept)}
+func newKeeper(eng *engine.Engine, log *slog.Logger, wait engine.WaitFunc) *keeper {
+	return &keeper{eng: eng, log: log, wait: wait, kick: inbox.NewSignal(), grp: run.NewGroup(), nodes: make(map[string]*kept)}
 }
 
 func (k *keeper) start() { k.grp.Go(k.loop) }
@@ -83,7 +86,7 @@ func (k *keeper) add(upath, spath string, data []byte, acl []zk.ACL) {
 	}
 	k.nodes[spath] = kn
 	k.mu.Unlock()
-	err := k.m.eng.Acquire(spath, kindData, k, func(rec *engine.Record, _ bool) {
+	err := k.eng.Acquire(spath, kindData, k, func(rec *engine.Record, _ bool) {
 		k.mu.Lock()
 		if rec != nil && k.nodes[spath] == kn {
 			kn.has, kn.exists = true, rec.Exists(kindData)
@@ -104,7 +107,7 @@ func (k *keeper) forget(spath string, kn *kept) {
 	}
 	k.mu.Unlock()
 	if mine {
-		k.m.eng.Release(spath, kindData, k)
+		k.eng.Release(spath, kindData, k)
 	}
 }
 
@@ -206,11 +209,11 @@ func (k *keeper) check() {
 		if paused {
 			continue
 		}
-		_, err := k.m.eng.Create(kn.spath, data, kn.acl, engine.CreateSpec{Flags: zk.FlagEphemeral})
+		_, err := k.eng.Create(kn.spath, data, kn.acl, engine.CreateSpec{Flags: zk.FlagEphemeral})
 		switch {
 		case err == nil:
-			k.m.log.Info("re-created kept node", "path", kn.upath, "session", sid)
-			_ = k.m.readBack(context.Background(), kn.spath) // ends when the Mirror closes
+			k.log.Info("re-created kept node", "path", kn.upath, "session", sid)
+			_ = k.eng.ReadBack(context.Background(), kn.spath, true, k.wait) // ends when the Mirror closes
 			// Deleted again before the mirror saw it exist: absent then absent is no change,
 			// so no record would wake the keeper. Look again.
 			k.mu.Lock()
@@ -222,7 +225,7 @@ func (k *keeper) check() {
 		case errors.Is(err, zk.ErrNodeExists):
 			// Another session holds it, or our snapshot is behind; the watch tells.
 		default:
-			k.m.log.Warn("re-creating kept node failed", "path", kn.upath, "err", err)
+			k.log.Warn("re-creating kept node failed", "path", kn.upath, "err", err)
 		}
 	}
 }
@@ -237,6 +240,6 @@ func (k *keeper) close() {
 	k.nodes = map[string]*kept{}
 	k.mu.Unlock()
 	for spath := range nodes {
-		k.m.eng.Release(spath, kindData, k)
+		k.eng.Release(spath, kindData, k)
 	}
 }

@@ -1,73 +1,7 @@
-// Package zkmirror keeps a live local mirror of Apache ZooKeeper nodes.
-//
-// Each mirrored node is a stream of snapshots — its data and Stat (Value) or its children
-// (Children) — driven by ZooKeeper watches. Read the latest snapshot synchronously with
-// Node.Value and Node.Children, range over changes with Node.Watch and Node.WatchChildren,
-// or register keyed callbacks. Mirror a whole subtree with Mirror.Tree.
-//
-// The contract every snapshot obeys:
-//
-//   - Channels. Every channel handed out is owned and closed by the mirror, exactly once:
-//     when its ctx ends, its handle closes or the Mirror closes. Snapshot channels conflate:
-//     a slow reader skips intermediate states and gets the latest, never a backlog, and it
-//     never blocks the mirror or another reader.
-//   - First value. Watch sends the current state as soon as it is known (Exists=false for a
-//     missing node), then changes. Value and Children answer from the mirror, without a
-//     server round trip, once the path has had first contact.
-//   - Errors. Value on a missing node is ErrNoNode; no contact with ZooKeeper for the path
-//     before ctx ends is ErrTimeout; after Close, ErrClosed; a bad path, ErrInvalidPath.
-//     Nothing that comes from data or the server panics, nor does bad input: it is an
-//     error matching one of the Err sentinels with errors.Is. Bad input is refused before
-//     anything is sent, whatever its size: a path the server would refuse, or too long for
-//     any request (MaxPathLen), is ErrInvalidPath; a write whose path, data and ACL together
-//     cannot fit the server's packet limit is ErrDataTooLarge; an option out of its range
-//     is ErrInvalidArgument from Connect. A user function that panics (a Filter, a watcher)
-//     is recovered and logged. Only a nil ctx, func or option panics, as a programming
-//     error.
-//   - Monotonic. For one path the mirror never emits an older state than one it emitted:
-//     (Czxid, Mzxid) for data and (Czxid, Pzxid) for children only grow, and are equal only
-//     in a Resync snapshot or one that reports a change of Err (a read that started or
-//     stopped failing). A delete and re-create between two reads is seen (Czxid changed)
-//     even at the same Version, and a deleted node is remembered so a lagging server cannot
-//     bring it back. All this within one server history: a resync read, made after Sync in
-//     a new session, is authoritative and replaces the mirrored state even when its zxids
-//     are lower, because the cluster's history restarted (rebuilt from empty data, or
-//     restored from an older backup); the mirror logs that once (Warn) and goes on from
-//     the new history, tombstones of the old one forgotten.
-//   - Read your writes. When Set, Create or Delete returns, Value reflects that write or a
-//     later one.
-//   - One ZooKeeper watch per (path, kind), however many handles, subscribers, watchers and
-//     Trees share the path. A path nothing holds any more stops being re-armed and is freed.
-//   - Disconnect (same session): watches survive, snapshots keep the last known state, State
-//     goes Suspended, then Lost after the session timeout. Paths that could not be re-armed
-//     while disconnected are re-armed on the next connection.
-//   - Expiry (new session): the mirror calls Sync, re-reads every mirrored path with bounded
-//     concurrency after a random delay of up to a fraction of the session timeout, and emits
-//     one snapshot per path and kind with Resync=true, changed or not. Keep nodes are
-//     re-created.
-//   - Order and callbacks. Per path, snapshots arrive in zxid order. Watcher callbacks run on
-//     one dispatcher goroutine per Mirror, in order per path; a panicking callback is
-//     recovered and logged.
-//   - Tree events. Per path in zxid order; for a slow reader the pending events of one path
-//     conflate (see Tree), so memory stays bounded and the final state is never lost;
-//     across paths, the order of first occurrence. After an expiry only real differences
-//     become events, flagged Resync, then one EventResynced.
-//   - Operators (package operators) never drop items except Debounce, Throttle and
-//     Distinct, which exist to; they block on their output with ctx. Only the sources
-//     (Watch, Subscribe, Tree.Events) conflate.
-//   - Close returns only after every goroutine of the Mirror has ended and every socket it
-//     opened is closed; go-zookeeper's own goroutines have then been told to stop and have
-//     nothing left to do but return. Called from a watcher callback, it closes without
-//     waiting for the dispatcher it runs on, which ends as soon as the callback returns.
-//   - Snapshot file (WithSnapshotFile, opt-in). A path found in the file answers at once,
-//     before any server contact, with Restored=true; the first read from a server replaces
-//     it with Restored=false and Resync=true, changed or not, whatever the zxids say.
-//     Tree.Synced still means loaded from a server. A bad file is ignored whole.
 package zkmirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,7 +96,7 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		ValidPath:       func(p string) bool { return validatePath(p, false) == nil },
 	})
 	m.streams = &nodeStreams{eng: m.eng, conflated: &m.conflated, paths: make(map[string]*pathStreams)}
-	m.keeper = newKeeper(m)
+	m.keeper = newKeeper(m.eng, log, m.waitConnected)
 
 	auth := make([]session.Auth, len(cfg.auth))
 	for i, a := range cfg.auth {
@@ -353,19 +287,13 @@ func (m *Mirror) Close() error {
 	return nil
 }
 
-// track runs f on a goroutine the Mirror owns; false if the Mirror is closed.
-func (m *Mirror) track(f func()) bool {
+// forgetTree drops a Tree that closed from the Mirror's open Trees.
+func (m *Mirror) forgetTree(t *Tree) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.isClosed {
-		return false
+	if m.trees != nil {
+		delete(m.trees, t)
 	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		f()
-	}()
-	return true
 }
 
 // WaitConnected waits until the Mirror has a session. It returns nil once the Mirror is
@@ -427,78 +355,6 @@ func (m *Mirror) WaitConnected(ctx context.Context) error {
 	}
 }
 
-// readBack makes a write through the mirror visible in it (see Engine.ReadBack).
-func (m *Mirror) readBack(ctx context.Context, spath string) error {
-	err := m.eng.ReadBack(ctx, spath, true, m.waitConnected)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, engine.ErrStopped):
-		return newErr("read back", "", ErrClosed, nil)
-	case err == ctx.Err():
-		return timeoutErr("read back", "", ctx)
-	}
-	return err
-}
-
-// userPath maps a server path to the path users see (itself outside the chroot).
-func (m *Mirror) userPath(spath string) string {
-	if up, ok := m.root.toUser(spath); ok {
-		return up
-	}
-	return spath
-}
-
-// waitConnected blocks until a session is established.
-func (m *Mirror) waitConnected(ctx context.Context, op, path string) error {
-	m.mu.Lock()
-	gate, closed := m.connGate, m.isClosed
-	m.mu.Unlock()
-	if closed {
-		return newErr(op, path, ErrClosed, nil)
-	}
-	select {
-	case <-gate:
-		return nil
-	case <-m.closing:
-		return newErr(op, path, ErrClosed, nil)
-	case <-ctx.Done():
-		return timeoutErr(op, path, ctx)
-	}
-}
-
-// call waits for a session, then runs a blocking go-zookeeper call on a goroutine the Mirror
-// owns, so the caller can leave when ctx ends. A request already sent when ctx ends may
-// still be applied: the error says the outcome is unknown.
-func (m *Mirror) call(ctx context.Context, op, path string, f func() error) error {
-	if err := m.waitConnected(ctx, op, path); err != nil {
-		return err
-	}
-	res := make(chan error, 1)
-	if !m.track(func() { res <- f() }) {
-		return newErr(op, path, ErrClosed, nil)
-	}
-	select {
-	case err := <-res:
-		return err
-	case <-m.closing:
-		return newErr(op, path, ErrClosed, nil)
-	case <-ctx.Done():
-		e := timeoutErr(op, path, ctx)
-		e.detail = "the request was sent; its outcome is unknown"
-		return e
-	}
-}
-
-func (m *Mirror) checkOpen(op, path string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.isClosed {
-		return newErr(op, path, ErrClosed, nil)
-	}
-	return nil
-}
-
 // Node returns a new handle on the mirror of path. Handles are cheap; every handle on a path
 // shares one mirror and one set of watches. Nothing is read until the handle is first used.
 // A bad path is ErrInvalidPath, refused before anything is sent: exactly the paths a
@@ -514,6 +370,44 @@ func (m *Mirror) Node(path string) (*Node, error) {
 		return nil, err
 	}
 	return &Node{m: m, path: path, spath: m.root.toServer(path), subs: make(map[uint64]func()), watchers: make(map[watcherKey]func())}, nil
+}
+
+// Tree starts mirroring the subtree at root and returns at once; use Synced to wait for the
+// initial load. A bad root is ErrInvalidPath, a negative MaxDepth ErrInvalidArgument; after
+// the Mirror's Close, ErrClosed. A nil TreeOption panics.
+func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
+	if err := m.checkPath(root); err != nil {
+		return nil, err
+	}
+	cfg := treeConfig{maxDepth: -1}
+	for _, o := range opts {
+		if o == nil {
+			panic("zkmirror: Tree called with a nil TreeOption")
+		}
+		o(&cfg)
+	}
+	if cfg.depthSet && cfg.maxDepth < 0 {
+		return nil, newErrf("tree", root, ErrInvalidArgument, "MaxDepth(%d)", cfg.maxDepth)
+	}
+	t := newTree(m.eng, m.root, m.log, m.forgetTree, root, cfg)
+	m.mu.Lock()
+	if m.trees == nil {
+		m.mu.Unlock()
+		return nil, newErr("tree", root, ErrClosed, nil)
+	}
+	m.trees[t] = struct{}{}
+	m.mu.Unlock()
+	t.g.AddResyncListener(t)
+	t.mu.Lock()
+	ok := t.addLocked(t.sroot, 0)
+	t.checkLocked()
+	t.mu.Unlock()
+	if !ok { // the Mirror closed meanwhile
+		t.Close()
+		return nil, newErr("tree", root, ErrClosed, nil)
+	}
+	t.grp.Go(t.apply)
+	return t, nil
 }
 
 // checkPath validates a path given to Node or Tree: ZooKeeper's rules, and a length that

@@ -68,12 +68,11 @@ type treeHarness struct {
 func newTreeHarness(t *testing.T, root string, opts ...TreeOption) *treeHarness {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	src := &fakeSource{held: map[string][2]bool{}, recs: map[string]*engine.Record{}}
-	m := &Mirror{log: log}
 	cfg := treeConfig{maxDepth: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	tr := newTree(m, src, root, cfg)
+	tr := newTree(src, "", log, func(*Tree) {}, root, cfg)
 	sub := &treeSub{wake: inbox.NewSignal(), pend: make(map[string]*pendingEvent)}
 	tr.mu.Lock()
 	tr.addLocked(tr.sroot, 0)
@@ -297,7 +296,7 @@ func TestGoroutineID(t *testing.T) {
 	closed := make(chan struct{})
 	d.enqueue(runFunc(func() { d.close(); close(closed) }))
 	<-closed
-	<-d.done
+	d.grp.Wait()
 	d.close()
 }
 

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkmirror/zkmirror/internal/inbox"
+	"github.com/zkmirror/zkmirror/internal/run"
 )
 
 // Auth is one credential, added on every new session before reads. A credential the server
@@ -103,18 +105,14 @@ type Session struct {
 
 	negotiated atomic.Int64 // ms; 0 until the first handshake
 
-	quit      chan struct{}
+	grp       run.Group // the loop; Stopping is the Session's quit signal
 	startOnce sync.Once
-	started   atomic.Bool
 	closeOnce sync.Once
-	loopDone  chan struct{}
 
-	// zk session-state events, handed off by the callback.
-	evMu   sync.Mutex
-	evQ    []zk.State
-	evWake chan struct{}
+	// zk session-state events, handed off by the callback to the loop.
+	stateQ inbox.Queue[zk.State]
 
-	mu                sync.Mutex
+	mu                sync.Mutex // guards the four fields below
 	state             State
 	sessionID         int64
 	generation        uint64
@@ -150,15 +148,14 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Session{
-		cfg:      cfg,
-		log:      log,
-		quit:     make(chan struct{}),
-		loopDone: make(chan struct{}),
-		evWake:   make(chan struct{}, 1),
-		state:    StateConnecting,
-		auth:     make([]authStatus, len(cfg.Auth)),
+		cfg:    cfg,
+		log:    log,
+		grp:    run.NewGroup(),
+		stateQ: inbox.NewQueue[zk.State](),
+		state:  StateConnecting,
+		auth:   make([]authStatus, len(cfg.Auth)),
 	}
-	s.hosts = &hostProvider{quit: s.quit, addrs: addrs, next: rand.N(len(addrs))}
+	s.hosts = &hostProvider{quit: s.grp.Stopping(), addrs: addrs, next: rand.N(len(addrs))}
 	book := &zxidBook{
 		timeout:   s.SessionTimeout,
 		onTimeout: func(ms int32) { s.negotiated.Store(int64(ms)) },
@@ -193,10 +190,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 // Start starts delivering transitions. Events that arrived before are delivered then, in
 // order, so the caller can finish wiring its callbacks between New and Start.
 func (s *Session) Start() {
-	s.startOnce.Do(func() {
-		s.started.Store(true)
-		go s.loop()
-	})
+	s.startOnce.Do(func() { s.grp.Go(s.loop) })
 }
 
 // Conn returns the connection. Only the engine calls it.
@@ -240,23 +234,16 @@ func (s *Session) onEvent(ev zk.Event) {
 		}
 		return
 	}
-	s.evMu.Lock()
-	s.evQ = append(s.evQ, ev.State)
-	s.evMu.Unlock()
-	select {
-	case s.evWake <- struct{}{}:
-	default:
-	}
+	s.stateQ.Put(ev.State)
 }
 
 func (s *Session) loop() {
-	defer close(s.loopDone)
 	lost := time.NewTimer(time.Hour)
 	lost.Stop()
 	defer lost.Stop()
 	for {
 		select {
-		case <-s.quit:
+		case <-s.grp.Stopping():
 			return
 		case <-lost.C:
 			s.mu.Lock()
@@ -265,12 +252,8 @@ func (s *Session) loop() {
 			if isSuspended {
 				s.transition(StateLost, false)
 			}
-		case <-s.evWake:
-			s.evMu.Lock()
-			q := s.evQ
-			s.evQ = nil
-			s.evMu.Unlock()
-			for _, zs := range q {
+		case <-s.stateQ.Ready():
+			for _, zs := range s.stateQ.Take(nil) {
 				if s.closing() {
 					return
 				}
@@ -386,15 +369,13 @@ func isRefusal(err error) bool {
 
 // eventsQueued reports whether session events wait for the loop.
 func (s *Session) eventsQueued() bool {
-	s.evMu.Lock()
-	defer s.evMu.Unlock()
-	return len(s.evQ) > 0
+	return s.stateQ.Len() > 0
 }
 
 // closing reports whether Close has been called.
 func (s *Session) closing() bool {
 	select {
-	case <-s.quit:
+	case <-s.grp.Stopping():
 		return true
 	default:
 		return false
@@ -423,7 +404,7 @@ func (s *Session) transition(st State, isNew bool) {
 // answering in the middle of a request. Idempotent.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.quit)
+		s.grp.Stop()
 		s.startOnce.Do(func() {}) // a session never started has no loop to wait for
 		// The connection is closed before the loop is waited for: closing it ends any
 		// request the loop waits on (AddAuth), which would otherwise wait for an answer up
@@ -432,9 +413,7 @@ func (s *Session) Close() error {
 		// for an answer that cannot come.
 		s.conn.Close()
 		s.sockets.closeAll()
-		if s.started.Load() {
-			<-s.loopDone
-		}
+		s.grp.Wait()
 		// go-zookeeper closes its event channel when its connection loop has ended; that is
 		// the only sign its goroutines are done.
 		for range s.events {

@@ -171,8 +171,7 @@ type Config struct {
 // Stop (no read starts after it), then, once the connection is closed, Close, which waits
 // for every goroutine of the engine.
 //
-// Lock order: a holder's own lock, then Engine.mu, then the locks a Deliver takes (a
-// stream's, a queue's); Engine.mu is never held while calling the connection.
+// Lock order: see the package doc.
 type Engine struct {
 	cfg        Config
 	log        *slog.Logger

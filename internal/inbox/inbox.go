@@ -80,3 +80,10 @@ func (q Queue[T]) Puts() uint64 {
 	defer q.mu.Unlock()
 	return q.taken + uint64(len(q.items))
 }
+
+// Len returns how many items are queued, not yet taken.
+func (q Queue[T]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}

@@ -49,7 +49,7 @@ func errKey(err error) error {
 // and with its lock held, always finds it.
 type pathStreams struct {
 	upath string // as users see it
-	// Guarded by Mirror.smu; data and kids are read by Deliver under the engine's lock,
+	// Guarded by nodeStreams.mu; data and kids are also read by Deliver under the engine's lock,
 	// ordered after their writes by the Acquire and before them by the Release.
 	refs [2]int // handles using each kind
 	data *Stream[Value]
@@ -75,7 +75,7 @@ type nodeStreams struct {
 	eng       *engine.Engine
 	conflated *atomic.Int64 // the Mirror's count of snapshots replaced unread
 
-	mu    sync.Mutex              // Mirror.smu: the lock order is smu, then the engine's
+	mu    sync.Mutex              // guards paths; taken before the engine's lock
 	paths map[string]*pathStreams // by server path; guarded by mu
 }
 

@@ -27,12 +27,13 @@ type Mirror struct {
 
 	conflated atomic.Int64 // snapshots replaced unread in a subscriber's mailbox
 
-	closing   chan struct{}
+	// Set by Connect, then read-only (their own locks guard them).
+	closing   chan struct{} // closed when Close starts
 	closeOnce sync.Once
-	closed    chan struct{}
+	closed    chan struct{}  // closed when Close is done
 	wg        sync.WaitGroup // calls in flight
 
-	mu         sync.Mutex
+	mu         sync.Mutex // guards the fields below
 	isClosed   bool
 	state      State
 	stateSince time.Time

@@ -28,7 +28,7 @@ type Stream[T any] struct {
 	merge     func(newer, older T) T // how a value replaces an unread one; nil: newer wins
 	conflated *atomic.Int64          // counts replaced unread values; may be nil
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards the fields below
 	latest T
 	has    bool
 	closed bool

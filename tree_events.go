@@ -28,10 +28,11 @@ func (t *Tree) Events(ctx context.Context) <-chan TreeEvent {
 	return s.ch
 }
 
-// treeSub is one Events reader: a queue of pending events, at most one per path.
+// treeSub is one Events reader: a queue of pending events, at most one per path. Its
+// fields, and its pending events', are guarded by the Tree's mu.
 type treeSub struct {
-	ch    chan TreeEvent
-	wake  inbox.Signal
+	ch    chan TreeEvent // to the reader; the pump's alone
+	wake  inbox.Signal   // a new event is pending
 	pend  map[string]*pendingEvent
 	order []orderRef
 	head  int

@@ -27,7 +27,7 @@ type sockets struct {
 	ctx    context.Context // cancelled by closeAll
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards closed and conns
 	closed bool
 	conns  map[*boundedConn]struct{}
 }

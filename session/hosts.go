@@ -13,7 +13,7 @@ import (
 type hostProvider struct {
 	quit <-chan struct{}
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below
 	addrs    []string
 	next     int
 	failures int // addresses tried since the last successful handshake

@@ -53,10 +53,10 @@ type zxidBook struct {
 	last   atomic.Int64 // zxid of the last reply read; 0 in a new session
 	forget atomic.Bool  // the next connect request asks for a new session
 
-	mu           sync.Mutex
-	refusedSince time.Time // first refusal of the current run of refused handshakes; zero: none
-	lastRefusal  time.Time // latest refusal of the run
-	refusals     int       // refused handshakes in that run
+	mu           sync.Mutex // guards the three fields below
+	refusedSince time.Time  // first refusal of the current run of refused handshakes; zero: none
+	lastRefusal  time.Time  // latest refusal of the run
+	refusals     int        // refused handshakes in that run
 }
 
 // A run of refused handshakes starts afresh when it lasted longer than the session timeout
@@ -164,7 +164,7 @@ func (f *frames) prefix(b []byte) int {
 // wireReader rewrites and reads the replies of one socket.
 type wireReader struct {
 	book *zxidBook
-	mu   sync.Mutex
+	mu   sync.Mutex // guards f
 	f    frames
 }
 
@@ -231,7 +231,7 @@ func (r *wireReader) handshakeAnswered() bool {
 // wireWriter rewrites the requests of one socket.
 type wireWriter struct {
 	book *zxidBook
-	mu   sync.Mutex
+	mu   sync.Mutex // guards the fields below
 	f    frames
 	// pending holds a connect request until it is whole: its zxid is decided by the session
 	// id that follows it.

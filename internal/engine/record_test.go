@@ -126,3 +126,10 @@ func (r *Record) children(path string) snap {
 	}
 	return snap{Path: path, Names: names, Stat: r.Stat(KindChildren), Exists: r.Exists(KindChildren), Restored: r.Restored(KindChildren), Err: r.Err(KindChildren)}
 }
+
+// The entry is what a held path costs the engine: keep it in its size class.
+func TestEntrySize(t *testing.T) {
+	if s := unsafe.Sizeof(entry{}); s > 96 {
+		t.Fatalf("entry is %d bytes", s)
+	}
+}

@@ -21,7 +21,7 @@ func (m *Mirror) waitConnected(ctx context.Context, op, path string) error {
 	select {
 	case <-gate:
 		return nil
-	case <-m.closing:
+	case <-m.calls.Stopping():
 		return newErr(op, path, ErrClosed, nil)
 	case <-ctx.Done():
 		return timeoutErr(op, path, ctx)
@@ -42,7 +42,7 @@ func (m *Mirror) call(ctx context.Context, op, path string, f func() error) erro
 	select {
 	case err := <-res:
 		return err
-	case <-m.closing:
+	case <-m.calls.Stopping():
 		return newErr(op, path, ErrClosed, nil)
 	case <-ctx.Done():
 		e := timeoutErr(op, path, ctx)
@@ -58,11 +58,7 @@ func (m *Mirror) track(f func()) bool {
 	if m.isClosed {
 		return false
 	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		f()
-	}()
+	m.calls.Go(f)
 	return true
 }
 
@@ -75,9 +71,9 @@ func (m *Mirror) checkOpen(op, path string) error {
 	return nil
 }
 
-// readBack makes a write through the mirror visible in it (see Engine.ReadBack).
-func (m *Mirror) readBack(ctx context.Context, spath string) error {
-	err := m.eng.ReadBack(ctx, spath, true, m.waitConnected)
+// readBackErr maps an error of the engine's read-back of a write (see Engine.ReadBack):
+// nil stays nil.
+func readBackErr(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil

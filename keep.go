@@ -209,11 +209,11 @@ func (k *keeper) check() {
 		if paused {
 			continue
 		}
-		_, err := k.eng.Create(kn.spath, data, kn.acl, engine.CreateSpec{Flags: zk.FlagEphemeral})
+		// The read-back ends when the Mirror closes; its error does not matter here.
+		created, err := k.eng.Create(context.Background(), kn.spath, data, kn.acl, engine.CreateSpec{Flags: zk.FlagEphemeral}, k.wait)
 		switch {
-		case err == nil:
+		case created != "":
 			k.log.Info("re-created kept node", "path", kn.upath, "session", sid)
-			_ = k.eng.ReadBack(context.Background(), kn.spath, true, k.wait) // ends when the Mirror closes
 			// Deleted again before the mirror saw it exist: absent then absent is no change,
 			// so no record would wake the keeper. Look again.
 			k.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zkmirror/zkmirror/internal/engine"
+	"github.com/zkmirror/zkmirror/internal/run"
 	"github.com/zkmirror/zkmirror/session"
 )
 
@@ -28,10 +29,9 @@ type Mirror struct {
 	conflated atomic.Int64 // snapshots replaced unread in a subscriber's mailbox
 
 	// Set by Connect, then read-only (their own locks guard them).
-	closing   chan struct{} // closed when Close starts
+	calls     run.Group // calls in flight (see call); stopped when Close starts
 	closeOnce sync.Once
-	closed    chan struct{}  // closed when Close is done
-	wg        sync.WaitGroup // calls in flight
+	closed    chan struct{} // closed when Close is done
 
 	mu         sync.Mutex // guards the fields below
 	isClosed   bool
@@ -75,7 +75,7 @@ func Connect(servers []string, opts ...Option) (*Mirror, error) {
 		cfg:        cfg,
 		log:        log,
 		root:       chroot(cfg.chroot),
-		closing:    make(chan struct{}),
+		calls:      run.NewGroup(),
 		closed:     make(chan struct{}),
 		state:      StateConnecting,
 		stateSince: time.Now(),
@@ -266,11 +266,11 @@ func (m *Mirror) Close() error {
 		m.mu.Lock()
 		m.isClosed = true
 		m.mu.Unlock()
-		close(m.closing)
+		m.calls.Stop()
 		m.eng.Stop()   // no read starts from now on
 		m.sess.Close() // every blocked request returns; StateClosed is sent
 		m.keeper.close()
-		m.wg.Wait()
+		m.calls.Wait()
 		m.eng.Close() // and the snapshot file's last write
 		m.mu.Lock()
 		trees := m.trees
@@ -321,7 +321,7 @@ func (m *Mirror) WaitConnected(ctx context.Context) error {
 	m.mu.Unlock()
 	ready := func() error {
 		select {
-		case <-m.closing:
+		case <-m.calls.Stopping():
 			return newErr(op, "", ErrClosed, nil)
 		default:
 		}
@@ -345,7 +345,7 @@ func (m *Mirror) WaitConnected(ctx context.Context) error {
 		return ready()
 	case <-m.authGate:
 		return ready()
-	case <-m.closing:
+	case <-m.calls.Stopping():
 		return ready()
 	case <-ctx.Done():
 		cause := ctx.Err()

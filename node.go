@@ -412,7 +412,8 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 	var created string
 	err := n.m.call(ctx, "create", n.path, func() error {
 		var err error
-		if created, err = n.m.eng.Create(n.spath, buf, acl, cc.spec()); err != nil {
+		created, err = n.m.eng.Create(ctx, n.spath, buf, acl, cc.spec(), n.m.waitConnected)
+		if created == "" {
 			werr := wrapZK("create", n.path, err)
 			if cc.ttlSet && errors.Is(werr, ErrUnimplemented) {
 				werr = &opError{op: "create", path: n.path, kind: ErrUnimplemented, cause: err,
@@ -423,7 +424,7 @@ func (n *Node) Create(ctx context.Context, data []byte, opts ...CreateOption) (s
 		if cc.keep {
 			n.m.keeper.add(n.path, n.spath, buf, acl)
 		}
-		return n.m.readBack(ctx, created)
+		return readBackErr(ctx, err)
 	})
 	if err != nil {
 		return "", err
@@ -454,11 +455,11 @@ func (n *Node) Delete(ctx context.Context, version int32) error {
 		// Paused only once the request is about to be sent: a call that never gets that far
 		// leaves a Keep node kept.
 		resume := n.m.keeper.pause(n.spath)
-		if err := n.m.eng.Delete(n.spath, version); err != nil {
-			resume(false)
+		deleted, err := n.m.eng.Delete(ctx, n.spath, version, n.m.waitConnected)
+		resume(deleted)
+		if !deleted {
 			return wrapZK("delete", n.path, err)
 		}
-		resume(true)
-		return n.m.readBack(ctx, n.spath)
+		return readBackErr(ctx, err)
 	})
 }

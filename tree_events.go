@@ -34,8 +34,7 @@ type treeSub struct {
 	ch    chan TreeEvent // to the reader; the pump's alone
 	wake  inbox.Signal   // a new event is pending
 	pend  map[string]*pendingEvent
-	order []orderRef
-	head  int
+	order inbox.FIFO[orderRef] // the paths in the order of their first pending event
 	seq   uint64
 }
 
@@ -100,14 +99,17 @@ func (s *treeSub) push(key string, ev TreeEvent) {
 	}
 	s.seq++
 	s.pend[key] = &pendingEvent{ev: ev, has: true, seq: s.seq}
-	s.order = append(s.order, orderRef{key, s.seq})
+	s.order.Push(orderRef{key, s.seq})
 	s.signal()
 }
 
 // peek returns the oldest pending event and marks it inflight.
 func (s *treeSub) peek() (*pendingEvent, string, bool) {
-	for s.head < len(s.order) {
-		ref := s.order[s.head]
+	for {
+		ref, ok := s.order.Front()
+		if !ok {
+			return nil, "", false
+		}
 		if p, ok := s.pend[ref.key]; ok && p.seq == ref.seq {
 			if !p.has {
 				delete(s.pend, ref.key)
@@ -116,11 +118,8 @@ func (s *treeSub) peek() (*pendingEvent, string, bool) {
 				return p, ref.key, true
 			}
 		}
-		s.order[s.head] = orderRef{}
-		s.head++
+		s.order.Pop()
 	}
-	s.compact()
-	return nil, "", false
 }
 
 // delivered records that the reader took p's offered event: what arrived meanwhile stays
@@ -132,19 +131,7 @@ func (s *treeSub) delivered(key string, p *pendingEvent) {
 		return
 	}
 	delete(s.pend, key)
-	s.order[s.head] = orderRef{}
-	s.head++
-	s.compact()
-}
-
-func (s *treeSub) compact() {
-	if s.head == len(s.order) {
-		s.order = s.order[:0]
-		s.head = 0
-	} else if s.head > 1024 && s.head*2 > len(s.order) {
-		s.order = append(s.order[:0:0], s.order[s.head:]...)
-		s.head = 0
-	}
+	s.order.Pop()
 }
 
 // pump offers one reader its pending events, oldest path first. An event merged with a

@@ -191,8 +191,7 @@ type Engine struct {
 	entries       map[string]*entry
 	more          map[*entry][]holderRef // the holders of an entry after its first (rare)
 	listeners     map[ResyncListener]struct{}
-	queue         []qitem
-	qhead         int
+	queue         inbox.FIFO[qitem] // (path, kind) pairs to read
 	workers       int
 	busy          int // workers reading now (the others are about to pop or to end)
 	loading       int // queued items that are loads (see qitem)
@@ -650,7 +649,7 @@ func (g *Engine) enqueueLocked(e *entry, k Kind) {
 	if load {
 		g.loading++
 	}
-	g.queue = append(g.queue, qitem{e, k, load})
+	g.queue.Push(qitem{e, k, load})
 	g.spawnLocked()
 }
 
@@ -668,30 +667,18 @@ func (g *Engine) spawnLocked() {
 		return
 	}
 	// A worker blocked in a read cannot take a queued path: count the idle ones.
-	for g.workers < g.workerLimitLocked() && g.workers-g.busy < len(g.queue)-g.qhead {
+	for g.workers < g.workerLimitLocked() && g.workers-g.busy < g.queue.Len() {
 		g.workers++
 		g.grp.Go(g.work)
 	}
 }
 
 func (g *Engine) popLocked() (qitem, bool) {
-	if g.qhead == len(g.queue) {
-		return qitem{}, false
-	}
-	it := g.queue[g.qhead]
-	g.queue[g.qhead] = qitem{}
-	g.qhead++
-	if it.load {
+	it, ok := g.queue.Pop()
+	if ok && it.load {
 		g.loading--
 	}
-	if g.qhead == len(g.queue) {
-		g.queue = g.queue[:0]
-		g.qhead = 0
-	} else if g.qhead > 1024 && g.qhead*2 > len(g.queue) {
-		g.queue = append(g.queue[:0:0], g.queue[g.qhead:]...)
-		g.qhead = 0
-	}
-	return it, true
+	return it, ok
 }
 
 // work reads queued paths until the queue is empty or reads must wait for a connection.

@@ -40,24 +40,36 @@ func (g *Engine) Set(spath string, data []byte, version int32) (Stat, error) {
 	return st, nil
 }
 
-// Create creates a node as spec says and returns the server path created. The mirror
-// learns of it from ReadBack.
-func (g *Engine) Create(spath string, data []byte, acl []zk.ACL, spec CreateSpec) (string, error) {
+// Create creates a node as spec says and reads it back (see ReadBack), so that when it
+// returns the mirror reflects the creation or a later state. It returns the server path
+// created; with a path, an error is the read-back's.
+func (g *Engine) Create(ctx context.Context, spath string, data []byte, acl []zk.ACL, spec CreateSpec, wait WaitFunc) (string, error) {
+	var created string
+	var err error
 	switch {
 	case spec.Container:
-		return g.conn.CreateContainer(spath, data, spec.Flags, acl)
+		created, err = g.conn.CreateContainer(spath, data, spec.Flags, acl)
 	case spec.HasTTL:
-		return g.conn.CreateTTL(spath, data, spec.Flags, acl, spec.TTL)
+		created, err = g.conn.CreateTTL(spath, data, spec.Flags, acl, spec.TTL)
 	case spec.Protected:
-		return g.protectedCreate(spath, data, acl)
+		created, err = g.protectedCreate(spath, data, acl)
 	default:
-		return g.conn.Create(spath, data, spec.Flags, acl)
+		created, err = g.conn.Create(spath, data, spec.Flags, acl)
 	}
+	if err != nil {
+		return "", err
+	}
+	return created, g.ReadBack(ctx, created, true, wait)
 }
 
-// Delete deletes a node. The mirror learns of it from ReadBack.
-func (g *Engine) Delete(spath string, version int32) error {
-	return g.conn.Delete(spath, version)
+// Delete deletes a node and reads it back (see ReadBack), so that when it returns the
+// mirror reflects the deletion or a later state. deleted reports whether the server
+// deleted it; if so, an error is the read-back's.
+func (g *Engine) Delete(ctx context.Context, spath string, version int32, wait WaitFunc) (deleted bool, err error) {
+	if err := g.conn.Delete(spath, version); err != nil {
+		return false, err
+	}
+	return true, g.ReadBack(ctx, spath, true, wait)
 }
 
 // ReadBack reads a path written through the mirror (and its parent's children) without a

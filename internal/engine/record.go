@@ -7,7 +7,9 @@ package engine
 // apart only while it differs from the data kind's, and errors only while a read fails.
 type Record struct {
 	data  []byte   // data kind; nil unless it exists
-	names []string // children kind, sorted; nil unless it exists
+	// kids are the children kind's names, sorted; nil unless it exists and has children.
+	// Kept apart so that a record fits its size class: most nodes of a tree are leaves.
+	kids *[]string
 	aux   *recordAux
 
 	// The Stat of the data kind when it has had contact, else of the children kind. Kept
@@ -62,7 +64,7 @@ func (r *Record) WithKindOf(k Kind, src *Record) *Record {
 	if k == KindData {
 		data = src.data
 	} else {
-		names = src.names
+		names = src.Names()
 	}
 	n := r.With(k, src.Exists(k), data, names, src.Stat(k), src.Err(k))
 	n.flags |= src.flags & restoredFlag(k)
@@ -134,7 +136,12 @@ func (r *Record) Data() []byte { return r.data }
 
 // Names is the children kind's sorted names: nil unless the node has children. Shared:
 // never modify it.
-func (r *Record) Names() []string { return r.names }
+func (r *Record) Names() []string {
+	if r.kids == nil {
+		return nil
+	}
+	return *r.kids
+}
 
 // NewRecord returns a record of kind k alone; see With.
 func NewRecord(k Kind, exists bool, data []byte, names []string, st Stat, err error) *Record {
@@ -147,14 +154,14 @@ func NewRecord(k Kind, exists bool, data []byte, names []string, st Stat, err er
 func (r *Record) With(k Kind, exists bool, data []byte, names []string, st Stat, err error) *Record {
 	var dHas, kHas, dEx, kEx bool
 	var dData []byte
-	var kNames []string
+	var kNames *[]string
 	var dStat, kStat Stat
 	var dErr, kErr error
 	if r.Has(KindData) {
 		dHas, dEx, dData, dStat, dErr = true, r.Exists(KindData), r.data, r.Stat(KindData), r.Err(KindData)
 	}
 	if r.Has(KindChildren) {
-		kHas, kEx, kNames, kStat, kErr = true, r.Exists(KindChildren), r.names, r.Stat(KindChildren), r.Err(KindChildren)
+		kHas, kEx, kNames, kStat, kErr = true, r.Exists(KindChildren), r.kids, r.Stat(KindChildren), r.Err(KindChildren)
 	}
 	if !exists {
 		data, names, st = nil, nil, Stat{}
@@ -162,10 +169,11 @@ func (r *Record) With(k Kind, exists bool, data []byte, names []string, st Stat,
 	if k == KindData {
 		dHas, dEx, dData, dStat, dErr = true, exists, data, st, err
 	} else {
-		if len(names) == 0 {
-			names = nil
+		kNames = nil
+		if len(names) > 0 {
+			kNames = &names
 		}
-		kHas, kEx, kNames, kStat, kErr = true, exists, names, st, err
+		kHas, kEx, kStat, kErr = true, exists, st, err
 	}
 	n := makeRecord(dHas, dEx, dData, dStat, dErr, kHas, kEx, kNames, kStat, kErr)
 	if r != nil { // the other kind keeps its restored mark
@@ -198,7 +206,7 @@ func (r *Record) Without(k Kind) *Record {
 			n.aux = &recordAux{dErr: e}
 		}
 	} else {
-		*n = Record{names: r.names, flags: r.flags & (recHasKids | recKidsExists | recKidsRestored)}
+		*n = Record{kids: r.kids, flags: r.flags & (recHasKids | recKidsExists | recKidsRestored)}
 		n.setMainStat(r.Stat(KindChildren))
 		if e := r.Err(KindChildren); e != nil {
 			n.aux = &recordAux{kErr: e}
@@ -207,8 +215,8 @@ func (r *Record) Without(k Kind) *Record {
 	return n
 }
 
-func makeRecord(dHas, dEx bool, data []byte, dStat Stat, dErr error, kHas, kEx bool, names []string, kStat Stat, kErr error) *Record {
-	n := &Record{data: data, names: names}
+func makeRecord(dHas, dEx bool, data []byte, dStat Stat, dErr error, kHas, kEx bool, kids *[]string, kStat Stat, kErr error) *Record {
+	n := &Record{data: data, kids: kids}
 	var aux recordAux
 	switch {
 	case dHas:

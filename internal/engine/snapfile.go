@@ -115,8 +115,8 @@ func encodeSnapshot(buf []byte, root string, items []snapItem) []byte {
 			if f&snapKidsSameStat == 0 {
 				buf = appendStat(buf, r.Stat(KindChildren))
 			}
-			buf = binary.AppendUvarint(buf, uint64(len(r.names)))
-			for _, name := range r.names {
+			buf = binary.AppendUvarint(buf, uint64(len(r.Names())))
+			for _, name := range r.Names() {
 				buf = appendString(buf, name)
 			}
 		}
@@ -377,7 +377,11 @@ func (r *snapReader) node() *Record {
 			names = append(names, name)
 		}
 	}
-	rec := makeRecord(f&snapHasData != 0, f&snapDataExists != 0, data, dstat, nil, f&snapHasKids != 0, f&snapKidsExists != 0, names, kstat, nil)
+	var kids *[]string
+	if len(names) > 0 {
+		kids = &names
+	}
+	rec := makeRecord(f&snapHasData != 0, f&snapDataExists != 0, data, dstat, nil, f&snapHasKids != 0, f&snapKidsExists != 0, kids, kstat, nil)
 	if f&snapHasData != 0 {
 		rec.flags |= recDataRestored
 	}

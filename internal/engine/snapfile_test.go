@@ -219,8 +219,8 @@ func FuzzSnapshotDecode(f *testing.F) {
 				if !validPath(p) || r == nil || (!r.Has(KindData) && !r.Has(KindChildren)) {
 					t.Fatalf("decoded %q: %+v", p, r)
 				}
-				if !slices.IsSorted(r.names) || slices.ContainsFunc(r.names, func(n string) bool { return n == "" || strings.Contains(n, "/") }) {
-					t.Fatalf("decoded names of %q: %q", p, r.names)
+				if !slices.IsSorted(r.Names()) || slices.ContainsFunc(r.Names(), func(n string) bool { return n == "" || strings.Contains(n, "/") }) {
+					t.Fatalf("decoded names of %q: %q", p, r.Names())
 				}
 				items = append(items, snapItem{p, r})
 			}

@@ -15,42 +15,105 @@ import (
 	"github.com/zkmirror/zkmirror/session"
 )
 
-// entry is the engine's state for one server path: its holders, the watches it believes
-// armed, the reads queued or in flight and the last record.
+// entry is the engine's state for one server path (its key in Engine.entries): its
+// holders, the watches it believes armed, the reads queued or in flight and the last
+// record. It is what every held path costs, so it is packed into 48 bytes: flags in bits,
+// and what few paths need (a tombstone, a write's mark, a retry timer) in aux.
 //
 // Guarded by Engine.mu, like every field of an entry.
 type entry struct {
-	path string // on the server
-
-	refs [2]int32 // holders of each kind
-	rec  *Record  // latest state of the held kinds; nil before the first contact of either
+	rec *Record // latest state of the held kinds; nil before the first contact of either
 	// first is the path's first holder, which most paths have alone; the others are in
 	// Engine.more. firstKinds says which kinds first holds.
-	first      Holder
+	first Holder
+	refs  [2]int32  // holders of each kind
+	aux   *entryAux // nil until a path needs one
+	flags entryFlags
+	// firstKinds: the kinds first holds.
 	firstKinds kindBits
-	hasMore    bool
-	queued     [2]bool
-	reading    [2]bool
-	again      [2]bool // dirtied while reading
-	resync     [2]bool // the next applied read is flagged Resync
-	// resynced: the kind's latest record was delivered flagged Resync; a holder that
-	// acquires it later starts from it as it is.
-	resynced [2]bool
 	// armed: the path's watches the session holds, as far as the engine knows, while the
-	// path has an entry (in the padding after the flags: no byte more); Engine.armed holds
-	// them once the entry is freed.
+	// path has an entry; Engine.armed holds them once the entry is freed.
 	armed watchBits
+}
 
+// entryFlags are an entry's flags; the per-kind ones come in pairs, the children kind's
+// the data kind's shifted left by one.
+type entryFlags uint16
+
+const (
+	fQueued entryFlags = 1 << iota // the kind is queued for a read
+	_
+	fReading // a read of the kind is in flight
+	_
+	fAgain // the kind was dirtied while reading
+	_
+	fResync // the kind's next applied read is flagged resync
+	_
+	// fResynced: the kind's latest record was delivered flagged resync; a holder that
+	// acquires it later starts from it as it is.
+	fResynced
+	_
+	fHasMore // the entry has holders in Engine.more
+)
+
+func (e *entry) is(f entryFlags, k Kind) bool { return e.flags&(f<<k) != 0 }
+
+func (e *entry) set(f entryFlags, k Kind, on bool) {
+	if on {
+		e.flags |= f << k
+	} else {
+		e.flags &^= f << k
+	}
+}
+
+func (e *entry) hasMore() bool { return e.flags&fHasMore != 0 }
+
+// entryAux is what few entries need.
+type entryAux struct {
 	// tomb is the Czxid of the newest incarnation seen deleted: a read showing that
 	// incarnation (or an older one) again is stale and ignored.
 	tomb int64
 	// writeMark is the read sequence number when a write through the mirror was last
 	// applied: a read issued before it saying the node is absent may predate the write.
 	writeMark uint64
-
 	// ZooKeeper sends no watch events to a client without read permission, so a path
 	// that answered ErrNoAuth is read again on a slow, growing timer until it recovers.
 	retry *noAuthRetry // nil unless a read answered ErrNoAuth
+}
+
+func (e *entry) tomb() int64 {
+	if e.aux == nil {
+		return 0
+	}
+	return e.aux.tomb
+}
+
+func (e *entry) writeMark() uint64 {
+	if e.aux == nil {
+		return 0
+	}
+	return e.aux.writeMark
+}
+
+func (e *entry) retry() *noAuthRetry {
+	if e.aux == nil {
+		return nil
+	}
+	return e.aux.retry
+}
+
+// ext returns the entry's aux, made if need be.
+func (e *entry) ext() *entryAux {
+	if e.aux == nil {
+		e.aux = &entryAux{}
+	}
+	return e.aux
+}
+
+func (e *entry) setTomb(t int64) {
+	if t != 0 || e.aux != nil {
+		e.ext().tomb = t
+	}
 }
 
 // kindBits is a set of kinds.
@@ -75,6 +138,7 @@ const (
 )
 
 type qitem struct {
+	path string
 	e    *entry
 	k    Kind
 	load bool // a first read or a resync read, which the read concurrency bounds
@@ -308,7 +372,7 @@ func (g *Engine) Acquire(spath string, k Kind, h Holder, current func(rec *Recor
 		if !rec.Has(k) {
 			rec = nil
 		}
-		current(rec, e.resynced[k])
+		current(rec, e.is(fResynced, k))
 	}
 	return nil
 }
@@ -320,7 +384,7 @@ func (g *Engine) Release(spath string, k Kind, h Holder) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if e := g.entries[spath]; e != nil {
-		g.releaseLocked(e, k, h)
+		g.releaseLocked(spath, e, k, h)
 	}
 }
 
@@ -342,7 +406,7 @@ func (g *Engine) RemoveResyncListener(l ResyncListener) {
 func (g *Engine) acquireLocked(spath string, k Kind, h Holder) *entry {
 	e := g.entries[spath]
 	if e == nil {
-		e = &entry{path: spath, armed: g.armed[spath]}
+		e = &entry{armed: g.armed[spath]}
 		g.entries[spath] = e
 		g.setReleasedArmedLocked(spath, 0)
 	}
@@ -352,8 +416,8 @@ func (g *Engine) acquireLocked(spath string, k Kind, h Holder) *entry {
 	e.refs[k]++
 	if e.refs[k] == 1 {
 		g.heldKinds++
-		g.restoreLocked(e, k)
-		g.enqueueLocked(e, k)
+		g.restoreLocked(spath, e, k)
+		g.enqueueLocked(spath, e, k)
 	}
 	return e
 }
@@ -383,7 +447,7 @@ func (g *Engine) addHolderLocked(e *entry, k Kind, h Holder) bool {
 		}
 	}
 	g.more[e] = append(more, holderRef{h, b})
-	e.hasMore = true
+	e.flags |= fHasMore
 	return true
 }
 
@@ -396,7 +460,7 @@ func (g *Engine) removeHolderLocked(e *entry, k Kind, h Holder) bool {
 		}
 		if e.firstKinds &^= b; e.firstKinds == 0 {
 			e.first = nil
-			if e.hasMore { // the next holder moves up
+			if e.hasMore() { // the next holder moves up
 				more := g.more[e]
 				e.first, e.firstKinds = more[0].h, more[0].kinds
 				g.setMoreLocked(e, more[1:])
@@ -404,7 +468,7 @@ func (g *Engine) removeHolderLocked(e *entry, k Kind, h Holder) bool {
 		}
 		return true
 	}
-	if !e.hasMore {
+	if !e.hasMore() {
 		return false
 	}
 	more := g.more[e]
@@ -427,13 +491,13 @@ func (g *Engine) removeHolderLocked(e *entry, k Kind, h Holder) bool {
 func (g *Engine) setMoreLocked(e *entry, more []holderRef) {
 	if len(more) == 0 {
 		delete(g.more, e)
-		e.hasMore = false
+		e.flags &^= fHasMore
 		return
 	}
 	g.more[e] = more
 }
 
-func (g *Engine) releaseLocked(e *entry, k Kind, h Holder) {
+func (g *Engine) releaseLocked(spath string, e *entry, k Kind, h Holder) {
 	if !g.removeHolderLocked(e, k, h) {
 		return
 	}
@@ -442,34 +506,35 @@ func (g *Engine) releaseLocked(e *entry, k Kind, h Holder) {
 		return
 	}
 	g.heldKinds--
-	g.snapReleasedLocked(e, k)
+	g.snapReleasedLocked(spath, e, k)
 	e.rec = e.rec.Without(k)
-	e.resync[k], e.resynced[k] = false, false
+	e.set(fResync, k, false)
+	e.set(fResynced, k, false)
 	g.stopRetriesLocked(e, k)
-	if e.retry != nil {
-		e.retry.delay[k] = 0
+	if r := e.retry(); r != nil {
+		r.delay[k] = 0
 	}
-	if e.refs[KindData] == 0 && e.refs[KindChildren] == 0 && g.entries[e.path] == e {
-		delete(g.entries, e.path)
-		g.setReleasedArmedLocked(e.path, e.armed) // the watches outlive the entry
+	if e.refs[KindData] == 0 && e.refs[KindChildren] == 0 && g.entries[spath] == e {
+		delete(g.entries, spath)
+		g.setReleasedArmedLocked(spath, e.armed) // the watches outlive the entry
 		e.armed = 0
 	}
 }
 
 // publishLocked makes rec the path's latest state and delivers it, as kind k's new state,
 // to the kind's holders. rec may be the current record, to deliver it again flagged resync.
-func (g *Engine) publishLocked(e *entry, k Kind, rec *Record, resync bool) {
+func (g *Engine) publishLocked(spath string, e *entry, k Kind, rec *Record, resync bool) {
 	g.snapDirtyLocked()
 	e.rec = rec
-	e.resynced[k] = resync
+	e.set(fResynced, k, resync)
 	b := bitOf(k)
 	if e.first != nil && e.firstKinds&b != 0 {
-		e.first.Deliver(e.path, k, rec, resync)
+		e.first.Deliver(spath, k, rec, resync)
 	}
-	if e.hasMore {
+	if e.hasMore() {
 		for _, r := range g.more[e] {
 			if r.kinds&b != 0 {
-				r.h.Deliver(e.path, k, rec, resync)
+				r.h.Deliver(spath, k, rec, resync)
 			}
 		}
 	}
@@ -524,7 +589,7 @@ func (g *Engine) markDirtyLocked(ev zk.Event) {
 	if e := g.entries[ev.Path]; e != nil {
 		for k, dirty := range kinds {
 			if dirty && e.refs[k] > 0 {
-				g.enqueueLocked(e, Kind(k))
+				g.enqueueLocked(ev.Path, e, Kind(k))
 			}
 		}
 	}
@@ -605,13 +670,13 @@ func (g *Engine) driver() {
 			continue
 		}
 		n := 0
-		for _, e := range g.entries {
-			for k := range 2 {
+		for p, e := range g.entries {
+			for k := range Kind(2) {
 				if e.refs[k] > 0 {
 					if pending {
-						e.resync[k] = true
+						e.set(fResync, k, true)
 					}
-					g.enqueueLocked(e, Kind(k))
+					g.enqueueLocked(p, e, k)
 					n++
 				}
 			}
@@ -636,20 +701,20 @@ func (g *Engine) driver() {
 	}
 }
 
-func (g *Engine) enqueueLocked(e *entry, k Kind) {
-	if e.reading[k] {
-		e.again[k] = true
+func (g *Engine) enqueueLocked(spath string, e *entry, k Kind) {
+	if e.is(fReading, k) {
+		e.set(fAgain, k, true)
 		return
 	}
-	if e.queued[k] {
+	if e.is(fQueued, k) {
 		return
 	}
-	e.queued[k] = true
-	load := !e.rec.Has(k) || e.resync[k]
+	e.set(fQueued, k, true)
+	load := !e.rec.Has(k) || e.is(fResync, k)
 	if load {
 		g.loading++
 	}
-	g.queue.Push(qitem{e, k, load})
+	g.queue.Push(qitem{spath, e, k, load})
 	g.spawnLocked()
 }
 
@@ -696,26 +761,26 @@ func (g *Engine) work() {
 			g.mu.Unlock()
 			return
 		}
-		e, k := it.e, it.k
-		e.queued[k] = false
+		path, e, k := it.path, it.e, it.k
+		e.set(fQueued, k, false)
 		if e.refs[k] == 0 {
 			g.mu.Unlock()
 			continue
 		}
-		e.reading[k] = true
+		e.set(fReading, k, true)
 		g.busy++
 		g.readSeq++
 		seq, sid := g.readSeq, g.readySID
-		g.beginArmingLocked(e.path)
+		g.beginArmingLocked(path)
 		g.mu.Unlock()
 
 		g.reads.Add(1)
 		var r readResult
 		var armed watchBits
 		if k == KindData {
-			r, armed = g.readData(e.path)
+			r, armed = g.readData(path)
 		} else {
-			r, armed = g.readChildren(e.path)
+			r, armed = g.readChildren(path)
 		}
 		// A request queued while the session changed may have been answered by the new
 		// session before its Sync: such an answer is not trusted.
@@ -726,29 +791,29 @@ func (g *Engine) work() {
 		// The server may drop, unsent, the events of a client that lost read permission:
 		// the watches of such a path are never relied upon, and armed again on each read.
 		noAuth := errors.Is(r.err, zk.ErrNoAuth)
-		g.endArmingLocked(e.path, armed, sameSession && !g.closed && !noAuth)
+		g.endArmingLocked(path, armed, sameSession && !g.closed && !noAuth)
 		if noAuth {
-			g.firedLocked(e.path, armedData|armedChild)
+			g.firedLocked(path, armedData|armedChild)
 		}
-		e.reading[k] = false
+		e.set(fReading, k, false)
 		switch {
 		case g.closed:
 		case !sameSession || (r.err != nil && isConnErr(r.err)):
-			e.again[k] = false
-			g.enqueueLocked(e, k)
+			e.set(fAgain, k, false)
+			g.enqueueLocked(path, e, k)
 		default:
 			// A definite failure other than absence: the snapshot carries it, as one of
 			// our errors naming the path as users see it.
-			r.err = g.cfg.ReadErr(e.path, r.err)
+			r.err = g.cfg.ReadErr(path, r.err)
 			if e.refs[k] > 0 {
-				if !g.applyReadLocked(e, k, r, seq) {
-					e.again[k] = true
+				if !g.applyReadLocked(path, e, k, r, seq) {
+					e.set(fAgain, k, true)
 				}
-				g.scheduleRetryLocked(e, k, noAuth)
+				g.scheduleRetryLocked(path, e, k, noAuth)
 			}
-			if e.again[k] {
-				e.again[k] = false
-				g.enqueueLocked(e, k)
+			if e.is(fAgain, k) {
+				e.set(fAgain, k, false)
+				g.enqueueLocked(path, e, k)
 			}
 		}
 		g.mu.Unlock()
@@ -757,21 +822,21 @@ func (g *Engine) work() {
 
 // scheduleRetryLocked arms (or, once the path reads fine, disarms) the slow re-read of a
 // path the mirror may not read.
-func (g *Engine) scheduleRetryLocked(e *entry, k Kind, noAuth bool) {
+func (g *Engine) scheduleRetryLocked(spath string, e *entry, k Kind, noAuth bool) {
 	if !noAuth {
-		if e.retry != nil {
+		if r := e.retry(); r != nil {
 			g.stopRetriesLocked(e, k)
-			e.retry.delay[k] = 0
-			if e.retry.delay == [2]time.Duration{} {
-				e.retry = nil
+			r.delay[k] = 0
+			if r.delay == [2]time.Duration{} {
+				e.aux.retry = nil
 			}
 		}
 		return
 	}
-	if e.retry == nil {
-		e.retry = &noAuthRetry{}
+	if e.retry() == nil {
+		e.ext().retry = &noAuthRetry{}
 	}
-	r := e.retry
+	r := e.retry()
 	if r.timer[k] != nil || g.closed {
 		return
 	}
@@ -790,17 +855,17 @@ func (g *Engine) scheduleRetryLocked(e *entry, k Kind, noAuth bool) {
 		defer g.mu.Unlock()
 		r.timer[k] = nil
 		if !g.closed && e.refs[k] > 0 {
-			g.enqueueLocked(e, k)
+			g.enqueueLocked(spath, e, k)
 		}
 	})
 }
 
 func (g *Engine) stopRetriesLocked(e *entry, k Kind) {
-	if e.retry != nil && e.retry.timer[k] != nil {
-		if e.retry.timer[k].Stop() {
+	if r := e.retry(); r != nil && r.timer[k] != nil {
+		if r.timer[k].Stop() {
 			g.timers.Done() // its func will not run
 		}
-		e.retry.timer[k] = nil
+		r.timer[k] = nil
 	}
 }
 
@@ -1006,10 +1071,10 @@ func (g *Engine) forgetWatchesLocked() {
 
 // applyReadLocked applies a read result under the admit rules; it returns false when the
 // result cannot be trusted and the path must be read again.
-func (g *Engine) applyReadLocked(e *entry, k Kind, r readResult, seq uint64) bool {
+func (g *Engine) applyReadLocked(spath string, e *entry, k Kind, r readResult, seq uint64) bool {
 	// The first read after a state restored from the snapshot file replaces it, flagged
 	// Resync, whatever the zxids: the server always wins.
-	resync := e.resync[k] || e.rec.Restored(k)
+	resync := e.is(fResync, k) || e.rec.Restored(k)
 	zxid := r.stat.Mzxid
 	if k == KindChildren {
 		zxid = r.stat.Pzxid
@@ -1018,7 +1083,7 @@ func (g *Engine) applyReadLocked(e *entry, k Kind, r readResult, seq uint64) boo
 		exists: r.exists, czxid: r.stat.Czxid, zxid: zxid, errKey: g.cfg.ErrKey(r.err),
 		resync: resync, fromRead: true, seq: seq,
 	})
-	e.tomb = d.tomb
+	e.setTomb(d.tomb)
 	if d.verdict == readAgain {
 		return false
 	}
@@ -1026,20 +1091,20 @@ func (g *Engine) applyReadLocked(e *entry, k Kind, r readResult, seq uint64) boo
 		g.historyBack = true
 		curC, curZ := e.rec.Zxids(k)
 		g.log.Warn("the server's history went back (cluster rebuilt, or restored from an older backup): the mirror goes on from the server's state",
-			"path", g.cfg.UserPath(e.path), "czxid", r.stat.Czxid, "zxid", zxid, "mirroredCzxid", curC, "mirroredZxid", curZ)
+			"path", g.cfg.UserPath(spath), "czxid", r.stat.Czxid, "zxid", zxid, "mirroredCzxid", curC, "mirroredZxid", curZ)
 	}
 	if resync {
-		e.resync[k] = false
+		e.set(fResync, k, false)
 	}
 	if d.verdict == emitNew {
-		g.publishLocked(e, k, e.rec.With(k, r.exists, r.data, r.names, r.stat, r.err), resync)
+		g.publishLocked(spath, e, k, e.rec.With(k, r.exists, r.data, r.names, r.stat, r.err), resync)
 	}
 	return true
 }
 
 // known is what the engine knows of a path's kind, for admit.
 func (g *Engine) known(e *entry, k Kind) mirrored {
-	m := mirrored{tomb: e.tomb, writeMark: e.writeMark}
+	m := mirrored{tomb: e.tomb(), writeMark: e.writeMark()}
 	if cur := e.rec; cur.Has(k) {
 		m.has, m.restored, m.exists = true, cur.Restored(k), cur.Exists(k)
 		m.czxid, m.zxid = cur.Zxids(k)
@@ -1189,11 +1254,11 @@ func (g *Engine) applyWrite(spath string, k Kind, exists bool, data []byte, name
 		zxid = st.Pzxid
 	}
 	d := admit(g.known(e, k), found{exists: exists, czxid: st.Czxid, zxid: zxid, errKey: g.cfg.ErrKey(nil)})
-	e.tomb = d.tomb
+	e.setTomb(d.tomb)
 	if d.verdict == emitNew {
-		g.publishLocked(e, k, e.rec.With(k, exists, data, names, st, nil), e.rec.Restored(k))
+		g.publishLocked(spath, e, k, e.rec.With(k, exists, data, names, st, nil), e.rec.Restored(k))
 	}
-	e.writeMark = g.readSeq
+	e.ext().writeMark = g.readSeq
 }
 
 // Stats returns the engine's counters.

@@ -168,7 +168,7 @@ func TestArmedWatchesFollowTheEntry(t *testing.T) {
 	if e.armed != armedData || len(g.armed) != 0 {
 		t.Fatalf("held: entry %b, map %v", e.armed, g.armed)
 	}
-	g.releaseLocked(e, KindData, h)
+	g.releaseLocked("/p", e, KindData, h)
 	if g.armed["/p"] != armedData {
 		t.Fatalf("released: map %v", g.armed)
 	}
@@ -191,7 +191,7 @@ func TestArmedWatchesFollowTheEntry(t *testing.T) {
 	if e.armed != 0 {
 		t.Fatalf("expiry kept the entry's watches: %b", e.armed)
 	}
-	g.releaseLocked(e, KindChildren, h)
+	g.releaseLocked("/p", e, KindChildren, h)
 	if len(g.armed) != 0 {
 		t.Fatalf("nothing armed, yet the map holds %v", g.armed)
 	}

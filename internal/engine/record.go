@@ -6,11 +6,11 @@ package engine
 // record because a Tree holds both for most of its nodes: the children kind's Stat is kept
 // apart only while it differs from the data kind's, and errors only while a read fails.
 type Record struct {
-	data  []byte   // data kind; nil unless it exists
+	data []byte // data kind; nil unless it exists
 	// kids are the children kind's names, sorted; nil unless it exists and has children.
 	// Kept apart so that a record fits its size class: most nodes of a tree are leaves.
 	kids *[]string
-	aux   *recordAux
+	aux  *recordAux
 
 	// The Stat of the data kind when it has had contact, else of the children kind. Kept
 	// field by field so that the flags fit in the Stat's padding.

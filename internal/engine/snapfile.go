@@ -533,9 +533,9 @@ func (s *snapState) markLocked() {
 }
 
 // restoreLocked gives a newly held kind its restored state, if the file had one.
-func (g *Engine) restoreLocked(e *entry, k Kind) {
+func (g *Engine) restoreLocked(spath string, e *entry, k Kind) {
 	if s := g.snap; s != nil && !e.rec.Has(k) {
-		if r := s.restored[e.path]; r.Has(k) {
+		if r := s.restored[spath]; r.Has(k) {
 			e.rec = e.rec.WithKindOf(k, r)
 		}
 	}
@@ -549,15 +549,15 @@ func (g *Engine) snapDirtyLocked() {
 
 // snapReleasedLocked keeps the state of a kind its last holder lets go of for the next
 // writes.
-func (g *Engine) snapReleasedLocked(e *entry, k Kind) {
+func (g *Engine) snapReleasedLocked(spath string, e *entry, k Kind) {
 	s := g.snap
 	if s == nil || !e.rec.Has(k) {
 		return
 	}
-	l := s.linger[e.path]
+	l := s.linger[spath]
 	if l == nil {
 		l = &lingerRec{}
-		s.linger[e.path] = l
+		s.linger[spath] = l
 	}
 	l.rec, l.left = l.rec.WithKindOf(k, e.rec), snapLingerRuns
 	s.markLocked()

@@ -121,7 +121,7 @@ func (t *Tree) apply() {
 			}
 		}
 		t.mu.Unlock()
-		if cap(batch) > 4096 { // give back what a burst took
+		if cap(batch) > 256 { // give back what a burst took: the queue keeps the buffer passed in
 			batch = nil
 		}
 	}

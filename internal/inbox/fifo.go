@@ -33,6 +33,8 @@ func (f *FIFO[T]) Pop() (T, bool) {
 	f.items[f.head] = zero
 	f.head++
 	switch {
+	case f.head == len(f.items) && cap(f.items) > 1024:
+		f.items, f.head = nil, 0 // empty after a burst: give its memory back
 	case f.head == len(f.items):
 		f.items, f.head = f.items[:0], 0
 	case f.head > 1024 && f.head*2 > len(f.items):

@@ -442,12 +442,9 @@ func TestRuleReadYourWrites(t *testing.T) {
 					awaitReached(t, g, "the first read")
 				} else {
 					h.awaitN(t, 1)
-					// The path's read after the write's event waits until after the check.
-					m := "GetW"
-					if !c.initial {
-						m = "ExistsW"
-					}
-					g = r.f.blockNext(m, "/p")
+					// The path's read after the write's event waits until after the check
+					// (its watch fired: it reads with GetW first).
+					g = r.f.blockNext("GetW", "/p")
 				}
 				if err := c.do(r); err != nil {
 					t.Fatal(err)

@@ -143,7 +143,8 @@ func (f *fakeConn) count(method, path string) int {
 	return f.calls[method+" "+path]
 }
 
-// setZxid moves the zxid counter (to play a cluster rebuilt with a lower history).
+// reset empties the tree and its watches and restarts the zxid counter at zxid: a cluster
+// rebuilt from empty data, whose history starts again.
 func (f *fakeConn) reset(zxid int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -152,8 +153,8 @@ func (f *fakeConn) reset(zxid int64) {
 	f.dataW, f.childW = map[string]bool{}, map[string]bool{}
 }
 
-// begin counts a call and returns the error chosen for it, the tree it reads and its gate.
-// f.mu is held.
+// beginLocked counts a call and returns the error chosen for it, the tree it reads and its
+// gate.
 func (f *fakeConn) beginLocked(method, path string) (error, map[string]*fakeNode, *gate) {
 	key := method + " " + path
 	f.calls[method]++

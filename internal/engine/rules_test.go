@@ -1053,3 +1053,32 @@ func TestRuleWatchesLost(t *testing.T) {
 	za = r.f.mustSet("/a", "a2")
 	h.awaitZxid(t, KindData, za)
 }
+
+// Rule 9, continued: a resync whose Sync fails reads nothing and runs on the next
+// connection, once.
+func TestRuleResyncAfterFailedSync(t *testing.T) {
+	r := newRig(t)
+	r.f.mustCreate("/p", "v0")
+	h := newRecHolder()
+	r.g.AddResyncListener(h)
+	r.acquire("/p", KindData, h)
+	r.connect()
+	h.awaitN(t, 1)
+	r.f.failNext("Sync", "/", zk.ErrConnectionClosed, 1)
+	g := r.f.blockNext("Sync", "/")
+	r.expire(2, func() { r.f.mustSet("/p", "v1") })
+	awaitReached(t, g, "the first Sync")
+	g.release()
+	// The connection drops and comes back, same session.
+	r.g.OnTransition(session.Transition{State: session.StateSuspended})
+	r.g.OnTransition(session.Transition{State: session.StateConnected, SessionID: 2, Generation: r.gen})
+	z := r.stat("/p").Mzxid
+	got := h.awaitZxid(t, KindData, z)
+	wantStates(t, got, "/p/0 c1 z1", "<resync started>", fmt.Sprintf("/p/0 c1 z%d resync", z))
+	if n := r.f.count("Sync", "/"); n != 2 {
+		t.Fatalf("%d syncs; want 2", n)
+	}
+	if n := r.f.count("GetW", "/p") + r.f.count("Get", "/p"); n != 2 {
+		t.Fatalf("%d reads; want 2, the first and the resync's", n)
+	}
+}

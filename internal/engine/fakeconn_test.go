@@ -121,6 +121,14 @@ func (f *fakeConn) staleNext(path string, tree map[string]*fakeNode) {
 	f.stale[path] = append(f.stale[path], tree)
 }
 
+// clearFaults drops the stale answers and errors not served yet.
+func (f *fakeConn) clearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stale = map[string][]map[string]*fakeNode{}
+	f.fails = map[string][]error{}
+}
+
 func (f *fakeConn) setNoAuth(path string, on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -1080,5 +1081,100 @@ func TestRuleResyncAfterFailedSync(t *testing.T) {
 	}
 	if n := r.f.count("GetW", "/p") + r.f.count("Get", "/p"); n != 2 {
 		t.Fatalf("%d reads; want 2, the first and the resync's", n)
+	}
+}
+
+// Rules 2 to 4 under churn: writes by other clients race the engine's reads, some answers
+// lag behind and some reads meet a lost connection. Each kind's deliveries only move
+// forward (a new state newer than the last existing one, never two absences in a row), and
+// once the faults stop the mirror ends at the server's state.
+func TestRuleMonotonicUnderChurn(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			r := newRig(t)
+			rnd := rand.New(rand.NewPCG(seed, 13))
+			r.f.mustCreate("/p", "v0")
+			h := newRecHolder()
+			r.acquire("/p", KindData, h)
+			r.acquire("/p", KindChildren, h)
+			r.connect()
+			var snaps []map[string]*fakeNode
+			kids := map[string]bool{}
+			exists := true
+			for i := range 80 {
+				switch op := rnd.IntN(10); {
+				case op < 3 && exists:
+					r.f.mustSet("/p", fmt.Sprint("v", i))
+				case op < 5 && exists:
+					c := fmt.Sprint("/p/c", rnd.IntN(4))
+					if kids[c] {
+						r.f.mustDelete(c)
+					} else {
+						r.f.mustCreate(c, "")
+					}
+					kids[c] = !kids[c]
+				case op == 5 && exists:
+					for c, ok := range kids {
+						if ok {
+							r.f.mustDelete(c)
+						}
+					}
+					clear(kids)
+					r.f.mustDelete("/p")
+					exists = false
+				case op == 6 && !exists, op < 5 && !exists:
+					r.f.mustCreate("/p", fmt.Sprint("v", i))
+					exists = true
+				case op == 7 && len(snaps) > 0:
+					r.f.staleNext("/p", snaps[rnd.IntN(len(snaps))])
+				case op == 8:
+					m := []string{"Get", "GetW", "Children", "ChildrenW", "Exists", "ExistsW"}[rnd.IntN(6)]
+					r.f.failNext(m, "/p", zk.ErrConnectionClosed, 1)
+				default:
+					snaps = append(snaps, r.f.snapshot())
+				}
+			}
+			r.f.clearFaults()
+			// A last change of each kind, then the mirror must show the server's state.
+			if !exists {
+				r.f.mustCreate("/p", "final")
+			}
+			r.f.mustSet("/p", "final")
+			r.f.mustCreate("/p/final", "")
+			st := r.stat("/p")
+			h.awaitZxid(t, KindData, st.Mzxid)
+			got := h.awaitZxid(t, KindChildren, st.Pzxid)
+			for _, k := range []Kind{KindData, KindChildren} {
+				var lastC, lastZ int64
+				prevAbsent := false
+				var last delivery
+				for _, d := range got {
+					if d.k != k {
+						continue
+					}
+					last = d
+					if d.resync || d.err != nil {
+						t.Fatalf("unexpected %v", d)
+					}
+					if !d.exists {
+						if prevAbsent {
+							t.Fatalf("two absences in a row: %v", got)
+						}
+						prevAbsent = true
+						continue
+					}
+					if lastC != 0 && !ZxidAfter(d.czxid, d.zxid, lastC, lastZ) {
+						t.Fatalf("kind %d went back from c%d z%d to %v: %v", k, lastC, lastZ, d, got)
+					}
+					lastC, lastZ, prevAbsent = d.czxid, d.zxid, false
+				}
+				if !last.exists || last.czxid != st.Czxid || last.zxid != zxidOf(k, st) {
+					t.Fatalf("kind %d ends at %v; the server is at %+v", k, last, st)
+				}
+			}
+			if d := got[len(got)-1]; d.k == KindData && d.data != "final" {
+				t.Fatalf("data %q", d.data)
+			}
+		})
 	}
 }

@@ -129,6 +129,13 @@ func (f *fakeConn) clearFaults() {
 	f.fails = map[string][]error{}
 }
 
+// staleQueued returns how many stale answers of path are not served yet.
+func (f *fakeConn) staleQueued(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.stale[path])
+}
+
 func (f *fakeConn) setNoAuth(path string, on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

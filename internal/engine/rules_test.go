@@ -22,7 +22,7 @@ import (
 // hang, not a measure of speed.
 const hangGuard = 10 * time.Second
 
-// delivery is one Deliver as a holder saw it; resyncMark is the listener's ResyncStarted.
+// delivery is one Deliver as a holder saw it; resyncMarker marks the listener's ResyncStarted.
 type delivery struct {
 	path         string
 	k            Kind

@@ -202,7 +202,7 @@ type zkMapping struct {
 	detail string // the cause in words, when the sentinel's text does not say it
 }
 
-// zkErrs maps go-zookeeper's errors to ours.
+// zkErrs maps go-zookeeper's errors, and the engine's, to ours.
 var zkErrs = map[error]zkMapping{
 	zk.ErrNoNode:                  {ErrNoNode, ""},
 	zk.ErrNodeExists:              {ErrNodeExists, ""},
@@ -225,6 +225,7 @@ var zkErrs = map[error]zkMapping{
 	zk.ErrReconfigDisabled:        {ErrUnimplemented, "reconfiguration is disabled on the server"},
 	zk.ErrAPIError:                {ErrServerFailure, "API error"},
 	zk.ErrUnknown:                 {ErrServerFailure, "unknown error"},
+	engine.ErrStopped:             {ErrClosed, "the Mirror is closing"},
 }
 
 // zkCodes maps the ZooKeeper error codes go-zookeeper does not know, which it returns as

@@ -977,10 +977,23 @@ func (g *Engine) existsW(path string, armed *watchBits) (bool, *zk.Stat, error) 
 }
 
 // isArmed reports whether the session holds the path's watch w, as far as the engine knows.
+// The events queued for the pump count: a watch whose event arrived before the reply the
+// caller acts on has fired, even if the pump has not applied it yet.
 func (g *Engine) isArmed(path string, w watchBits) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.applyQueuedEventsLocked()
 	return g.armedLocked(path)&w != 0
+}
+
+// applyQueuedEventsLocked applies the node events queued for the pump.
+func (g *Engine) applyQueuedEventsLocked() {
+	if g.events.Len() == 0 {
+		return
+	}
+	for _, ev := range g.events.Take(nil) {
+		g.markDirtyLocked(ev)
+	}
 }
 
 // armedLocked returns the path's watches the session holds: in its entry while it has one,

@@ -202,3 +202,26 @@ func TestArmedWatchesFollowTheEntry(t *testing.T) {
 type nopHolder struct{}
 
 func (nopHolder) Deliver(string, Kind, *Record, bool) {}
+
+// A watch whose event waits for the pump (it found the engine's lock taken) has fired: a
+// read that acts on a reply behind that event must not rely on the watch. (Here no pump
+// runs: the engine is not started.)
+func TestQueuedEventFiresTheWatch(t *testing.T) {
+	g := New(Config{ReadConcurrency: 1})
+	g.mu.Lock()
+	g.beginArmingLocked("/p")
+	g.endArmingLocked("/p", armedData|armedChild, true)
+	g.mu.Unlock()
+	release := g.HoldLock()
+	g.OnNodeEvent(zk.Event{Type: zk.EventNodeDataChanged, Path: "/p"}) // queued: the lock is taken
+	release()
+	if g.events.Len() != 1 {
+		t.Fatalf("%d events queued, want 1", g.events.Len())
+	}
+	if g.isArmed("/p", armedData) {
+		t.Fatal("the data watch counts as armed while its event waits for the pump")
+	}
+	if !g.isArmed("/p", armedChild) {
+		t.Fatal("the child watch, which did not fire, was forgotten")
+	}
+}

@@ -13,8 +13,10 @@ import (
 // counter and Stats kept as ZooKeeper keeps them, one-shot data (and exist) watches and
 // child watches fired as ZooKeeper fires them, and hooks to make a call fail, block, or
 // answer from an older state of the tree (a lagging server). Node events are handed to
-// onEvent synchronously, by the goroutine whose write fired them, after the fake's lock
-// is released (as go-zookeeper's event callback runs before any later reply is read).
+// onEvent in the order they fired, and each call hands over every event that fired before
+// its answer was made before it returns: as a ZooKeeper session sees a watch's event before
+// any reply made after the change, and go-zookeeper's event callback runs before the reply
+// behind it is read.
 type fakeConn struct {
 	mu      sync.Mutex
 	zxid    int64
@@ -29,6 +31,13 @@ type fakeConn struct {
 	stale   map[string][]map[string]*fakeNode
 	noAuth  map[string]bool
 	onEvent func(zk.Event)
+	// staleFor says which methods a lagging answer (staleNext) may be given to; nil: every
+	// read.
+	staleFor func(method string) bool
+
+	events    []zk.Event // every event fired, in order; guarded by mu
+	delivered int        // how many of them onEvent has had; guarded by dmu
+	dmu       sync.Mutex // one deliverer at a time, so events keep their order
 }
 
 type fakeNode struct {
@@ -184,7 +193,7 @@ func (f *fakeConn) beginLocked(method, path string) (error, map[string]*fakeNode
 		f.open = append(f.open, g)
 	}
 	tree := f.nodes
-	if l := f.stale[path]; len(l) > 0 && err == nil && isRead(method) {
+	if l := f.stale[path]; len(l) > 0 && err == nil && isRead(method) && (f.staleFor == nil || f.staleFor(method)) {
 		tree, f.stale[path] = l[0], l[1:]
 	}
 	return err, tree, g
@@ -240,7 +249,9 @@ func (f *fakeConn) get(method, path string, watch bool) ([]byte, *zk.Stat, error
 			}
 		}
 	}
+	upTo := len(f.events)
 	f.mu.Unlock()
+	f.deliver(upTo)
 	f.wait(g)
 	return data, st, err
 }
@@ -278,7 +289,9 @@ func (f *fakeConn) children(method, path string, watch bool) ([]string, *zk.Stat
 			}
 		}
 	}
+	upTo := len(f.events)
 	f.mu.Unlock()
+	f.deliver(upTo)
 	f.wait(g)
 	return names, st, err
 }
@@ -306,7 +319,9 @@ func (f *fakeConn) exists(method, path string, watch bool) (bool, *zk.Stat, erro
 			f.calls["armed data"]++
 		}
 	}
+	upTo := len(f.events)
 	f.mu.Unlock()
+	f.deliver(upTo)
 	f.wait(g)
 	return ok, st, err
 }
@@ -314,7 +329,9 @@ func (f *fakeConn) exists(method, path string, watch bool) (bool, *zk.Stat, erro
 func (f *fakeConn) Sync(path string) (string, error) {
 	f.mu.Lock()
 	err, _, g := f.beginLocked("Sync", path)
+	upTo := len(f.events)
 	f.mu.Unlock()
+	f.deliver(upTo)
 	f.wait(g)
 	return path, err
 }
@@ -325,9 +342,22 @@ func (f *fakeConn) SessionID() int64 {
 	return f.sid
 }
 
-// fire hands events to onEvent; f.mu is not held.
-func (f *fakeConn) fire(evs []zk.Event) {
-	for _, ev := range evs {
+// fireLocked records events that fired; with f.mu held. It returns the number of events
+// fired so far, for deliver.
+func (f *fakeConn) fireLocked(evs []zk.Event) int {
+	f.events = append(f.events, evs...)
+	return len(f.events)
+}
+
+// deliver hands onEvent the events fired before the first upTo, in order; f.mu is not held.
+func (f *fakeConn) deliver(upTo int) {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	for f.delivered < upTo {
+		f.mu.Lock()
+		ev := f.events[f.delivered]
+		f.mu.Unlock()
+		f.delivered++
 		if f.onEvent != nil {
 			f.onEvent(ev)
 		}
@@ -373,8 +403,9 @@ func (f *fakeConn) Set(path string, data []byte, version int32) (*zk.Stat, error
 			evs = append(evs, zk.Event{Type: zk.EventNodeDataChanged, State: zk.StateHasSession, Path: path})
 		}
 	}
+	upTo := f.fireLocked(evs)
 	f.mu.Unlock()
-	f.fire(evs)
+	f.deliver(upTo)
 	f.wait(g)
 	return st, err
 }
@@ -386,8 +417,9 @@ func (f *fakeConn) Create(path string, data []byte, flags int32, acl []zk.ACL) (
 	if err == nil {
 		evs, err = f.createLocked(path, data)
 	}
+	upTo := f.fireLocked(evs)
 	f.mu.Unlock()
-	f.fire(evs)
+	f.deliver(upTo)
 	f.wait(g)
 	if err != nil {
 		return "", err
@@ -464,8 +496,9 @@ func (f *fakeConn) Delete(path string, version int32) error {
 			evs = append(evs, zk.Event{Type: zk.EventNodeChildrenChanged, State: zk.StateHasSession, Path: pp})
 		}
 	}
+	upTo := f.fireLocked(evs)
 	f.mu.Unlock()
-	f.fire(evs)
+	f.deliver(upTo)
 	f.wait(g)
 	return err
 }

@@ -31,6 +31,9 @@ type CreateSpec struct {
 
 // Set writes a node's data and applies the returned Stat.
 func (g *Engine) Set(spath string, data []byte, version int32) (Stat, error) {
+	if g.stopped() {
+		return Stat{}, ErrStopped
+	}
 	zst, err := g.conn.Set(spath, data, version)
 	if err != nil {
 		return Stat{}, err
@@ -44,6 +47,9 @@ func (g *Engine) Set(spath string, data []byte, version int32) (Stat, error) {
 // returns the mirror reflects the creation or a later state. It returns the server path
 // created; with a path, an error is the read-back's.
 func (g *Engine) Create(ctx context.Context, spath string, data []byte, acl []zk.ACL, spec CreateSpec, wait WaitFunc) (string, error) {
+	if g.stopped() {
+		return "", ErrStopped
+	}
 	var created string
 	var err error
 	switch {
@@ -66,6 +72,9 @@ func (g *Engine) Create(ctx context.Context, spath string, data []byte, acl []zk
 // mirror reflects the deletion or a later state. deleted reports whether the server
 // deleted it; if so, an error is the read-back's.
 func (g *Engine) Delete(ctx context.Context, spath string, version int32, wait WaitFunc) (deleted bool, err error) {
+	if g.stopped() {
+		return false, ErrStopped
+	}
 	if err := g.conn.Delete(spath, version); err != nil {
 		return false, err
 	}
@@ -129,6 +138,9 @@ func (g *Engine) readBackChildren(ctx context.Context, spath string, wait WaitFu
 func (g *Engine) retryRead(ctx context.Context, wait WaitFunc, read func(Conn) error) error {
 	pause := 10 * time.Millisecond
 	for {
+		if g.stopped() {
+			return ErrStopped
+		}
 		err := read(g.conn)
 		if err == nil || !isConnErr(err) {
 			return nil
@@ -203,4 +215,14 @@ func (g *Engine) protectedCreate(spath string, data []byte, acl []zk.ACL) (strin
 		}
 	}
 	return "", lastErr
+}
+
+// stopped reports whether Stop was called: no request starts after it.
+func (g *Engine) stopped() bool {
+	select {
+	case <-g.grp.Stopping():
+		return true
+	default:
+		return false
+	}
 }

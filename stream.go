@@ -33,7 +33,15 @@ type Stream[T any] struct {
 	has    bool
 	closed bool
 	first  chan struct{} // closed at the first value or at close
-	subs   []*mailbox[T] // each mailbox knows its index, for O(1) removal
+	// subs are the subscriptions, with what a publish needs of each inline, so that it
+	// walks one array; each mailbox knows its index, for O(1) removal.
+	subs []subSlot[T]
+}
+
+type subSlot[T any] struct {
+	ch     chan T
+	notify func()
+	mb     *mailbox[T]
 }
 
 // mailbox is one subscriber's one-slot channel.
@@ -141,7 +149,7 @@ func (s *Stream[T]) subscribe(ctx context.Context, mb *mailbox[T]) {
 		return
 	}
 	mb.idx = len(s.subs)
-	s.subs = append(s.subs, mb)
+	s.subs = append(s.subs, subSlot[T]{mb.ch, mb.notify, mb})
 	if s.has {
 		mb.ch <- s.latest
 		if mb.notify != nil {
@@ -166,8 +174,8 @@ func (s *Stream[T]) unsubscribe(mb *mailbox[T]) {
 	if mb.idx >= 0 {
 		last := len(s.subs) - 1
 		s.subs[mb.idx] = s.subs[last]
-		s.subs[mb.idx].idx = mb.idx
-		s.subs[last] = nil
+		s.subs[mb.idx].mb.idx = mb.idx
+		s.subs[last] = subSlot[T]{}
 		s.subs = s.subs[:last]
 		mb.idx = -1
 	}
@@ -193,32 +201,37 @@ func (s *Stream[T]) publish(v T) {
 	default:
 		close(s.first)
 	}
-	for _, mb := range s.subs {
-		if mb.put(v, s.merge) && s.conflated != nil {
-			s.conflated.Add(1)
+	var replaced int64
+	for i := range s.subs {
+		if put(s.subs[i].ch, s.subs[i].notify, v, s.merge) {
+			replaced++
 		}
+	}
+	if replaced > 0 && s.conflated != nil {
+		s.conflated.Add(replaced)
 	}
 	s.mu.Unlock()
 }
 
-// put delivers v, replacing an unread value, and reports whether it did. Only the stream's
-// lock holder sends, so after the slot is emptied the send cannot block.
-func (mb *mailbox[T]) put(v T, merge func(newer, older T) T) (replaced bool) {
+// put delivers v to a subscription's channel, replacing an unread value, and reports
+// whether it did. Only the stream's lock holder sends, so after the slot is emptied the
+// send cannot block.
+func put[T any](ch chan T, notify func(), v T, merge func(newer, older T) T) (replaced bool) {
 	select {
-	case mb.ch <- v:
+	case ch <- v:
 	default:
 		select {
-		case old := <-mb.ch:
+		case old := <-ch:
 			replaced = true
 			if merge != nil {
 				v = merge(v, old)
 			}
 		default: // the reader took it meanwhile
 		}
-		mb.ch <- v
+		ch <- v
 	}
-	if mb.notify != nil {
-		mb.notify()
+	if notify != nil {
+		notify()
 	}
 	return replaced
 }
@@ -239,7 +252,8 @@ func (s *Stream[T]) close() {
 	subs := s.subs
 	s.subs = nil
 	var ends []func()
-	for _, mb := range subs {
+	for _, sl := range subs {
+		mb := sl.mb
 		mb.ended = true
 		close(mb.ch)
 		if mb.stop != nil {

@@ -24,7 +24,7 @@ func TestUnsubscribeBeforeSubscribe(t *testing.T) {
 	b := newMailbox[int](nil, nil)
 	s.unsubscribe(b) // used to drop a from the list without closing it
 	s.subscribe(ctx, b)
-	if len(s.subs) != 1 || s.subs[0] != a {
+	if len(s.subs) != 1 || s.subs[0].mb != a {
 		t.Fatalf("subscribers %v", s.subs)
 	}
 	s.publish(7)

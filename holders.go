@@ -150,23 +150,29 @@ func (ns *nodeStreams) dropLocked(spath string, p *pathStreams) {
 // and closes its stream.
 func (ns *nodeStreams) release(spath string, k kind) {
 	ns.mu.Lock()
-	defer ns.mu.Unlock()
 	p := ns.paths[spath]
 	if p == nil || p.refs[k] == 0 {
+		ns.mu.Unlock()
 		return
 	}
 	if p.refs[k]--; p.refs[k] > 0 {
+		ns.mu.Unlock()
 		return
 	}
-	ns.eng.Release(spath, k, p)
+	ns.eng.Release(spath, k, p) // no delivery reaches the stream from now on
+	var closeStream func()
 	if k == kindData {
-		p.data.close()
+		closeStream = p.data.close
 		p.data = nil
 	} else {
-		p.kids.close()
+		closeStream = p.kids.close
 		p.kids = nil
 	}
 	ns.dropLocked(spath, p)
+	ns.mu.Unlock()
+	// Closed without the lock: a subscription's end runs its handle's code, which may hold
+	// its own lock while it asks for a stream.
+	closeStream()
 }
 
 // closeAll closes every stream; the engine has stopped delivering.

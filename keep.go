@@ -95,6 +95,15 @@ func (k *keeper) add(upath, spath string, data []byte, acl []zk.ACL) {
 	})
 	if err != nil {
 		k.forget(spath, kn)
+		return
+	}
+	// Closed, forgotten or replaced while the hold was being taken: the engine holds the
+	// path once for the keeper, so let go unless kn is still what is kept there.
+	k.mu.Lock()
+	kept := !k.closed && k.nodes[spath] != nil
+	k.mu.Unlock()
+	if !kept {
+		k.eng.Release(spath, kindData, k)
 	}
 }
 

@@ -407,7 +407,9 @@ func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
 		t.Close()
 		return nil, newErr("tree", root, ErrClosed, nil)
 	}
-	t.grp.Go(t.apply)
+	if !t.grp.Go(t.apply) { // Mirror.Close shut the Tree down meanwhile
+		return nil, newErr("tree", root, ErrClosed, nil)
+	}
 	return t, nil
 }
 

@@ -22,8 +22,12 @@ func (t *Tree) Events(ctx context.Context) <-chan TreeEvent {
 		close(s.ch)
 		return s.ch
 	}
+	if !t.grp.Go(func() { t.pump(ctx, s) }) { // the Tree stops only once closed: not reached
+		t.mu.Unlock()
+		close(s.ch)
+		return s.ch
+	}
 	t.subs[s] = struct{}{}
-	t.grp.Go(func() { t.pump(ctx, s) })
 	t.mu.Unlock()
 	return s.ch
 }

@@ -22,10 +22,12 @@ func TestGroupStopsAndWaits(t *testing.T) {
 	if n := ended.Load(); n != 10 {
 		t.Fatalf("%d of 10 goroutines ended before Wait returned", n)
 	}
-	// Go after Stop runs f, which sees Stopping closed.
-	g.Go(func() { <-g.Stopping(); ended.Add(1) })
+	// Go after Stop starts nothing.
+	if g.Go(func() { ended.Add(1) }) {
+		t.Fatal("Go started a goroutine after Stop")
+	}
 	g.StopAndWait()
-	if n := ended.Load(); n != 11 {
+	if n := ended.Load(); n != 10 {
 		t.Fatalf("%d ended", n)
 	}
 }

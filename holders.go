@@ -83,25 +83,10 @@ type nodeStreams struct {
 func (ns *nodeStreams) dataStream(spath, upath string) (*Stream[Value], error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	p := ns.pathLocked(spath, upath)
-	if p.refs[kindData] == 0 {
-		s := newStream(Value.conflate)
-		s.conflated = ns.conflated
-		p.data = s
-		err := ns.eng.Acquire(spath, kindData, p, func(rec *engine.Record, resynced bool) {
-			if rec != nil {
-				v := valueOf(rec, upath)
-				v.Resync = resynced
-				s.publish(v)
-			}
-		})
-		if err != nil {
-			p.data = nil
-			ns.dropLocked(spath, p)
-			return nil, err
-		}
+	p, err := ns.holdLocked(spath, upath, kindData)
+	if err != nil {
+		return nil, err
 	}
-	p.refs[kindData]++
 	return p.data, nil
 }
 
@@ -109,26 +94,42 @@ func (ns *nodeStreams) dataStream(spath, upath string) (*Stream[Value], error) {
 func (ns *nodeStreams) kidsStream(spath, upath string) (*Stream[Children], error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
+	p, err := ns.holdLocked(spath, upath, kindChildren)
+	if err != nil {
+		return nil, err
+	}
+	return p.kids, nil
+}
+
+// holdLocked counts one more handle using the path's kind k; the first one makes the
+// kind's stream and acquires the kind, the stream starting from the current record.
+func (ns *nodeStreams) holdLocked(spath, upath string, k kind) (*pathStreams, error) {
 	p := ns.pathLocked(spath, upath)
-	if p.refs[kindChildren] == 0 {
-		s := newStream(Children.conflate)
-		s.conflated = ns.conflated
-		p.kids = s
-		err := ns.eng.Acquire(spath, kindChildren, p, func(rec *engine.Record, resynced bool) {
+	if p.refs[k] == 0 {
+		if k == kindData {
+			p.data = newStream(Value.conflate)
+			p.data.conflated = ns.conflated
+		} else {
+			p.kids = newStream(Children.conflate)
+			p.kids.conflated = ns.conflated
+		}
+		err := ns.eng.Acquire(spath, k, p, func(rec *engine.Record, resynced bool) {
 			if rec != nil {
-				c := childrenOf(rec, upath)
-				c.Resync = resynced
-				s.publish(c)
+				p.Deliver(spath, k, rec, resynced)
 			}
 		})
 		if err != nil {
-			p.kids = nil
+			if k == kindData {
+				p.data = nil
+			} else {
+				p.kids = nil
+			}
 			ns.dropLocked(spath, p)
 			return nil, err
 		}
 	}
-	p.refs[kindChildren]++
-	return p.kids, nil
+	p.refs[k]++
+	return p, nil
 }
 
 func (ns *nodeStreams) pathLocked(spath, upath string) *pathStreams {

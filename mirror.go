@@ -398,7 +398,7 @@ func (m *Mirror) Tree(root string, opts ...TreeOption) (*Tree, error) {
 	}
 	m.trees[t] = struct{}{}
 	m.mu.Unlock()
-	t.g.AddResyncListener(t)
+	t.g.AddResyncListener(t.holder())
 	t.mu.Lock()
 	ok := t.addLocked(t.sroot, 0)
 	t.checkLocked()

@@ -103,17 +103,17 @@ type TreeEvent struct {
 //     differences become events, flagged Resync, followed by one EventResynced.
 //   - Watches are shared with every Node handle on the same paths: one per (path, kind).
 //
-// A Tree is safe for concurrent use. Close it when done.
-//
-// The Tree is one of the engine's holders: the engine hands it each new record of a path
-// it holds in O(1) (Deliver, into the in queue), and the Tree's own goroutine applies them
-// under the Tree's lock, adding and releasing children as the records say, never with the
-// engine's lock held. Get, Children, Len and View take only the Tree's lock. Each Events
-// reader has its own goroutine.
-//
-// Lock order: mu, then the engine's lock, then in's. Deliver and ResyncStarted run with
-// the engine's lock held and take only in's.
+// A Tree is safe for concurrent use; Get, Children, Len and View never wait for the
+// Mirror's reads. Close it when done.
 type Tree struct {
+	// The Tree is one of the engine's holders: the engine hands it each new record of a
+	// path it holds in O(1) (treeHolder.Deliver, into in), and the Tree's own goroutine
+	// applies them under mu, adding and releasing children as the records say, never with
+	// the engine's lock held. Each Events reader has its own goroutine.
+	//
+	// Lock order: mu, then the engine's lock, then in's. Deliver and ResyncStarted run
+	// with the engine's lock held and take only in's.
+
 	g      treeSource // the Mirror's engine
 	chroot chroot
 	log    *slog.Logger
@@ -299,7 +299,7 @@ func (v *TreeView) Paths() []string {
 // callback.
 func (t *Tree) Close() error {
 	t.onClose(t)
-	t.g.RemoveResyncListener(t)
+	t.g.RemoveResyncListener(t.holder())
 	t.mu.Lock()
 	if !t.closed {
 		t.releaseAllLocked()

@@ -79,13 +79,19 @@ type delivery struct {
 	rec         *engine.Record
 }
 
+// treeHolder is the Tree as the engine's holder and resync listener: a type of its own, so
+// that these methods are not part of the Tree's API.
+type treeHolder Tree
+
+func (t *Tree) holder() *treeHolder { return (*treeHolder)(t) }
+
 // Deliver queues a new record of a path the Tree holds (the engine's lock is held).
-func (t *Tree) Deliver(path string, k kind, rec *engine.Record, resync bool) {
+func (t *treeHolder) Deliver(path string, k kind, rec *engine.Record, resync bool) {
 	t.in.Put(delivery{path: path, k: k, rec: rec, resync: resync})
 }
 
 // ResyncStarted queues the start of a resync (the engine's lock is held).
-func (t *Tree) ResyncStarted() { t.in.Put(delivery{resyncStart: true}) }
+func (t *treeHolder) ResyncStarted() { t.in.Put(delivery{resyncStart: true}) }
 
 // apply applies the engine's deliveries in the order they were made, until the Tree
 // closes. A delivery of a path the Tree released since it was made is stale: the Tree
@@ -169,10 +175,10 @@ func (t *Tree) addLocked(sp string, depth int) bool {
 	var cur [2]*engine.Record
 	for k := range kind(2) {
 		if n.flags.is(tHolds, k) {
-			err := t.g.Acquire(sp, k, t, func(rec *engine.Record, _ bool) { cur[k] = rec })
+			err := t.g.Acquire(sp, k, t.holder(), func(rec *engine.Record, _ bool) { cur[k] = rec })
 			if err != nil {
 				if k == kindChildren && n.flags.is(tHolds, kindData) {
-					t.g.Release(sp, kindData, t)
+					t.g.Release(sp, kindData, t.holder())
 				}
 				return false
 			}
@@ -230,7 +236,7 @@ func (t *Tree) removeLocked(sp string) {
 func (t *Tree) releaseNodeLocked(sp string, n tnode) {
 	for k := range kind(2) {
 		if n.flags.is(tHolds, k) {
-			t.g.Release(sp, k, t)
+			t.g.Release(sp, k, t.holder())
 		}
 	}
 	t.released[sp] = t.in.Puts()

@@ -573,13 +573,14 @@ func TestRuleOneWatchAfterRelease(t *testing.T) {
 func TestRuleReleaseFreesMemory(t *testing.T) {
 	r := newRig(t)
 	r.f.mustCreate("/p", "v0")
-	r.connect()
 	h1, h2 := newRecHolder(), newRecHolder()
 	for _, h := range []*recHolder{h1, h2} {
 		for _, kc := range bothKinds {
 			r.acquire("/p", kc.k, h)
 		}
 	}
+	// Held before the first read, so each holder is delivered both first records.
+	r.connect()
 	h1.awaitN(t, 2)
 	h2.awaitN(t, 2)
 	if s := r.g.Stats(); s.Paths != 1 || s.Kinds != 2 {

@@ -53,6 +53,13 @@ func (c *churnCheck) observe(i int, data []byte) {
 	}
 }
 
+// reset starts a new burst: no final values yet.
+func (c *churnCheck) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expect, c.left, c.done = nil, 0, make(chan struct{})
+}
+
 // final sets the final values and returns a channel closed when every node holds its own.
 func (c *churnCheck) final(expect [][]byte) <-chan struct{} {
 	c.mu.Lock()
@@ -197,101 +204,29 @@ func runChurn(e *env) error {
 			return err
 		}
 
-		// The writers: writer w owns nodes w, w+nw, …
-		last := make([][]byte, n)
-		lastAt := make([]int64, n) // mono() when the node's last write was acknowledged
-		lastAck := make([]int64, nw)
-		writes := make([]int, nw)
-		errs := make([]error, nw)
 		reads0 := reads()
 		changes0 := chk.changes()
-		cpu0 := cpuTime()
-		end := time.Now().Add(e.sz.churnFor)
-		var ww sync.WaitGroup
-		t0 := time.Now()
-		for w := range nw {
-			ww.Go(func() {
-				k := 0
-				for time.Now().Before(end) && ctx.Err() == nil {
-					for i := w; i < n; i += nw {
-						k++
-						d := labeled("r" + strconv.Itoa(round) + "-w" + strconv.Itoa(w) + "-" + strconv.Itoa(k))
-						if _, err := writers[w].Set(paths[i], d, -1); err != nil {
-							errs[w] = fmt.Errorf("writer %d: set %s: %w", w, paths[i], err)
-							return
-						}
-						last[i] = d
-						writes[w]++
-						lastAck[w] = mono()
-						lastAt[i] = lastAck[w]
-						if !time.Now().Before(end) {
-							break
-						}
-					}
-				}
-			})
-		}
-		ww.Wait()
-		elapsed := time.Since(t0)
-		var stopAt int64
-		total := 0
-		for w := range nw {
-			if errs[w] != nil {
-				return errs[w]
-			}
-			stopAt = max(stopAt, lastAck[w])
-			total += writes[w]
-		}
-		expect := make([][]byte, n)
-		for i := range expect {
-			expect[i] = last[i]
-			if expect[i] == nil { // never written this round (tiny -quick runs)
-				expect[i] = labeled("start")
-				if round > 1 {
-					return fmt.Errorf("node %d not written", i)
-				}
-			}
-		}
-		if err := waitFor(ctx, chk.final(expect), 60*time.Second, "the observer to catch up"); err != nil {
-			return err
-		}
-		cpu := cpuTime() - cpu0
-		observed := chk.changes() - changes0
-		lag := time.Duration(max(0, chk.lastArrival()-stopAt))
-		nodeLags := chk.nodeLags(lastAt)
-		issued := reads() - reads0
-
-		// Final state: the mirror's own Value against a fresh read from the server.
-		var mismatches atomic.Int64
-		var firstMismatch atomic.Pointer[string]
-		if err := pipelined(ctx, n, readConcurrency, func(i int) error {
-			data, _, err := e.admin.Get(paths[i])
+		var lags, nodeLags []float64
+		var total int
+		var elapsed, cpu time.Duration
+		match := 1.0
+		for b := range e.sz.churnBursts {
+			bs, err := churnBurst(ctx, e, chk, writers, paths, nodes, fmt.Sprintf("r%d-b%d", round, b), round > 1 || b > 0)
 			if err != nil {
 				return err
 			}
-			held := chk.get(i)
-			if nodes != nil {
-				v, err := nodes[i].Value(ctx)
-				if err != nil {
-					return err
-				}
-				held = v.Data
+			lags = append(lags, bs.lag.Seconds())
+			nodeLags = append(nodeLags, bs.nodeLags...)
+			total += bs.writes
+			elapsed += bs.elapsed
+			cpu += bs.cpu
+			if !bs.match {
+				match = 0
 			}
-			if !bytes.Equal(held, data) || !bytes.Equal(data, expect[i]) {
-				mismatches.Add(1)
-				msg := fmt.Sprintf("%s: observer %q, server %q, last written %q", paths[i], prefix(held), prefix(data), prefix(expect[i]))
-				firstMismatch.CompareAndSwap(nil, &msg)
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("final state: %w", err)
 		}
-		match := 1.0
-		if k := mismatches.Load(); k > 0 {
-			match = 0
-			logf("churn: %s: %d nodes differ from the server, e.g. %s", side, k, *firstMismatch.Load())
-		}
-		e.put(scn, "", side, r, "lag", "s", lag.Seconds())
+		observed := chk.changes() - changes0
+		issued := reads() - reads0
+		e.put(scn, "", side, r, "lag", "s", median(lags))
 		if len(nodeLags) > 0 {
 			e.put(scn, "", side, r, "node lag p50", "s", percentile(nodeLags, 50))
 			e.put(scn, "", side, r, "node lag p99", "s", percentile(nodeLags, 99))
@@ -308,7 +243,8 @@ func runChurn(e *env) error {
 		return err
 	}
 	label := fmt.Sprintf("%d writers × %d nodes:", nw, n)
-	e.rec.summarize(scn, "", "mirror", "raw", "lag", label+" lag when writers stop", "s", nil, "")
+	tl := ratioAtMost(2)
+	e.rec.summarize(scn, "", "mirror", "raw", "lag", label+" lag when writers stop", "s", &tl, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "node lag p50", "last write → observed, per node, p50", "s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "node lag p99", "last write → observed, per node, p99", "s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "writes/s", "writes/s while observed", "1/s", nil, "")
@@ -320,4 +256,111 @@ func runChurn(e *env) error {
 	e.rec.summarize(scn, "", "mirror+file", "mirror", "writes/s", "writes/s while observed, snapshot file on / off", "1/s", nil, "")
 	e.rec.summarize(scn, "", "mirror+file", "", "final matches", "final state equals server, snapshot file on", "bool", &tg, "")
 	return nil
+}
+
+// burstStats is what one burst of writes measured.
+type burstStats struct {
+	lag      time.Duration // last write acknowledged → every node observed at its final value
+	nodeLags []float64     // per node: its last write acknowledged → observed, in seconds
+	writes   int
+	elapsed  time.Duration
+	cpu      time.Duration // process CPU from the writers' start until the observer caught up
+	match    bool          // the observer's final state (and the mirror's Values) equal the server's
+}
+
+// churnBurst runs the writers for churnFor, waits until the observer holds every final
+// value, and checks it against the server. Writer w owns nodes w, w+nw, … tag makes the
+// values of this burst unique; written says every node was written before it.
+func churnBurst(ctx context.Context, e *env, chk *churnCheck, writers []*rawConn, paths []string, nodes []*zkmirror.Node, tag string, written bool) (burstStats, error) {
+	n, nw := len(paths), len(writers)
+	chk.reset()
+	last := make([][]byte, n)
+	lastAt := make([]int64, n) // mono() when the node's last write was acknowledged
+	lastAck := make([]int64, nw)
+	writes := make([]int, nw)
+	errs := make([]error, nw)
+	cpu0 := cpuTime()
+	end := time.Now().Add(e.sz.churnFor)
+	var ww sync.WaitGroup
+	t0 := time.Now()
+	for w := range nw {
+		ww.Go(func() {
+			k := 0
+			for time.Now().Before(end) && ctx.Err() == nil {
+				for i := w; i < n; i += nw {
+					k++
+					d := labeled(tag + "-w" + strconv.Itoa(w) + "-" + strconv.Itoa(k))
+					if _, err := writers[w].Set(paths[i], d, -1); err != nil {
+						errs[w] = fmt.Errorf("writer %d: set %s: %w", w, paths[i], err)
+						return
+					}
+					last[i] = d
+					writes[w]++
+					lastAck[w] = mono()
+					lastAt[i] = lastAck[w]
+					if !time.Now().Before(end) {
+						break
+					}
+				}
+			}
+		})
+	}
+	ww.Wait()
+	bs := burstStats{elapsed: time.Since(t0)}
+	var stopAt int64
+	for w := range nw {
+		if errs[w] != nil {
+			return bs, errs[w]
+		}
+		stopAt = max(stopAt, lastAck[w])
+		bs.writes += writes[w]
+	}
+	expect := make([][]byte, n)
+	for i := range expect {
+		expect[i] = last[i]
+		if expect[i] == nil { // not written in this burst (tiny -quick runs)
+			if written {
+				expect[i] = chk.get(i)
+				continue
+			}
+			expect[i] = labeled("start")
+		}
+	}
+	if err := waitFor(ctx, chk.final(expect), 60*time.Second, "the observer to catch up"); err != nil {
+		return bs, err
+	}
+	bs.cpu = cpuTime() - cpu0
+	bs.lag = time.Duration(max(0, chk.lastArrival()-stopAt))
+	bs.nodeLags = chk.nodeLags(lastAt)
+
+	// Final state: the mirror's own Value against a fresh read from the server.
+	var mismatches atomic.Int64
+	var firstMismatch atomic.Pointer[string]
+	if err := pipelined(ctx, n, readConcurrency, func(i int) error {
+		data, _, err := e.admin.Get(paths[i])
+		if err != nil {
+			return err
+		}
+		held := chk.get(i)
+		if nodes != nil {
+			v, err := nodes[i].Value(ctx)
+			if err != nil {
+				return err
+			}
+			held = v.Data
+		}
+		if !bytes.Equal(held, data) || !bytes.Equal(data, expect[i]) {
+			mismatches.Add(1)
+			msg := fmt.Sprintf("%s: observer %q, server %q, last written %q", paths[i], prefix(held), prefix(data), prefix(expect[i]))
+			firstMismatch.CompareAndSwap(nil, &msg)
+		}
+		return nil
+	}); err != nil {
+		return bs, fmt.Errorf("final state: %w", err)
+	}
+	bs.match = mismatches.Load() == 0
+	if !bs.match {
+		logf("churn: %d nodes differ from the server, e.g. %s", mismatches.Load(), *firstMismatch.Load())
+	}
+	return bs, nil
 }

@@ -161,7 +161,7 @@ func runFanout(e *env) error {
 	label := fmt.Sprintf("%d subscribers:", subs)
 	e.rec.summarize(scn, "", "mirror", "raw", "first", label+" set→first", "s", nil, "")
 	e.rec.summarize(scn, "", "mirror", "raw", "last", label+" set→last", "s", nil, "")
-	tg := valueAtMost(0.005, "s")
+	tg := allOf(ratioAtMost(1.0), valueAtMost(0.005, "s"))
 	e.rec.summarize(scn, "", "mirror", "raw", "spread", "last − first subscriber", "s", &tg, "")
 	tw := valueEquals(1, "count")
 	e.rec.summarize(scn, "", "mirror", "raw", "watches", "ZooKeeper watches held", "count", &tw, "")

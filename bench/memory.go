@@ -54,7 +54,7 @@ func runMemory(e *env) error {
 	if err != nil {
 		return err
 	}
-	tg := ratioAtMost(1.25)
+	tg := ratioAtMost(1.10)
 	e.rec.summarize(scn, "", "mirror", "raw", "bytes/node", fmt.Sprintf("heap per node, %d nodes × %d B (Tree, default)", nodes, dataSize), "B", &tg, "")
 	return nil
 }

@@ -150,6 +150,22 @@ func valueAtMost(x float64, unit string) target {
 	return target{text: "≤ " + formatValue(x, unit), ok: func(rw row) bool { return rw.Mirror <= x }}
 }
 
+// allOf passes when every one of ts passes.
+func allOf(ts ...target) target {
+	var texts []string
+	for _, t := range ts {
+		texts = append(texts, t.text)
+	}
+	return target{text: strings.Join(texts, ", "), ok: func(rw row) bool {
+		for _, t := range ts {
+			if !t.ok(rw) {
+				return false
+			}
+		}
+		return true
+	}}
+}
+
 // valueEquals passes when the mirror's value = x.
 func valueEquals(x float64, unit string) target {
 	return target{text: "= " + formatValue(x, unit), ok: func(rw row) bool { return rw.Mirror == x }}

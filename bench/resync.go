@@ -62,7 +62,7 @@ func runResync(e *env) error {
 		m := median(rv)
 		rw.Raw = &m
 	}
-	tg := target{text: "≤ 1.20×", ok: func(rw row) bool { return rw.Mirror <= 1.2 }}
+	tg := target{text: "≤ 1.10×", ok: func(rw row) bool { return rw.Mirror <= 1.1 }}
 	e.rec.judge(&rw, &tg)
 	e.rec.addRow(rw)
 	// And against scenario sync's MaxDepth(1) load (root + its children's data: about the

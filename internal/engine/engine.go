@@ -26,8 +26,6 @@ type entry struct {
 	// first is the path's first holder, which most paths have alone; the others are in
 	// Engine.more. firstKinds says which kinds first holds.
 	first Holder
-	refs  [2]int32  // holders of each kind
-	aux   *entryAux // nil until a path needs one
 	flags entryFlags
 	// firstKinds: the kinds first holds.
 	firstKinds kindBits
@@ -53,7 +51,10 @@ const (
 	// acquires it later starts from it as it is.
 	fResynced
 	_
+	fHeld // the kind has at least one holder
+	_
 	fHasMore // the entry has holders in Engine.more
+	fHasAux  // the entry has an entryAux in Engine.aux
 )
 
 func (e *entry) is(f entryFlags, k Kind) bool { return e.flags&(f<<k) != 0 }
@@ -68,7 +69,7 @@ func (e *entry) set(f entryFlags, k Kind, on bool) {
 
 func (e *entry) hasMore() bool { return e.flags&fHasMore != 0 }
 
-// entryAux is what few entries need.
+// entryAux is what few entries need, kept in Engine.aux so that an entry stays small.
 type entryAux struct {
 	// tomb is the Czxid of the newest incarnation seen deleted: a read showing that
 	// incarnation (or an older one) again is stale and ignored.
@@ -81,38 +82,57 @@ type entryAux struct {
 	retry *noAuthRetry // nil unless a read answered ErrNoAuth
 }
 
-func (e *entry) tomb() int64 {
-	if e.aux == nil {
-		return 0
-	}
-	return e.aux.tomb
-}
-
-func (e *entry) writeMark() uint64 {
-	if e.aux == nil {
-		return 0
-	}
-	return e.aux.writeMark
-}
-
-func (e *entry) retry() *noAuthRetry {
-	if e.aux == nil {
+// auxLocked returns e's aux; nil if it has none.
+func (g *Engine) auxLocked(e *entry) *entryAux {
+	if e.flags&fHasAux == 0 {
 		return nil
 	}
-	return e.aux.retry
+	return g.aux[e]
 }
 
-// ext returns the entry's aux, made if need be.
-func (e *entry) ext() *entryAux {
-	if e.aux == nil {
-		e.aux = &entryAux{}
+func (g *Engine) tombLocked(e *entry) int64 {
+	if a := g.auxLocked(e); a != nil {
+		return a.tomb
 	}
-	return e.aux
+	return 0
 }
 
-func (e *entry) setTomb(t int64) {
-	if t != 0 || e.aux != nil {
-		e.ext().tomb = t
+func (g *Engine) writeMarkLocked(e *entry) uint64 {
+	if a := g.auxLocked(e); a != nil {
+		return a.writeMark
+	}
+	return 0
+}
+
+func (g *Engine) retryLocked(e *entry) *noAuthRetry {
+	if a := g.auxLocked(e); a != nil {
+		return a.retry
+	}
+	return nil
+}
+
+// extLocked returns e's aux, made if need be.
+func (g *Engine) extLocked(e *entry) *entryAux {
+	if a := g.auxLocked(e); a != nil {
+		return a
+	}
+	a := &entryAux{}
+	g.aux[e] = a
+	e.flags |= fHasAux
+	return a
+}
+
+func (g *Engine) setTombLocked(e *entry, t int64) {
+	if t != 0 || e.flags&fHasAux != 0 {
+		g.extLocked(e).tomb = t
+	}
+}
+
+// freeLocked forgets a released entry's side state.
+func (g *Engine) freeLocked(e *entry) {
+	if e.flags&fHasAux != 0 {
+		delete(g.aux, e)
+		e.flags &^= fHasAux
 	}
 }
 
@@ -254,6 +274,7 @@ type Engine struct {
 	closed        bool
 	entries       map[string]*entry
 	more          map[*entry][]holderRef // the holders of an entry after its first (rare)
+	aux           map[*entry]*entryAux   // what few entries need (fHasAux)
 	listeners     map[ResyncListener]struct{}
 	queue         inbox.FIFO[qitem] // (path, kind) pairs to read
 	workers       int
@@ -312,6 +333,7 @@ func New(cfg Config) *Engine {
 		grp:       run.NewGroup(),
 		entries:   make(map[string]*entry),
 		more:      make(map[*entry][]holderRef),
+		aux:       make(map[*entry]*entryAux),
 		listeners: make(map[ResyncListener]struct{}),
 		armed:     make(map[string]watchBits),
 		arming:    make(map[string]*arming),
@@ -413,8 +435,8 @@ func (g *Engine) acquireLocked(spath string, k Kind, h Holder) *entry {
 	if !g.addHolderLocked(e, k, h) {
 		return e // held already
 	}
-	e.refs[k]++
-	if e.refs[k] == 1 {
+	if !e.is(fHeld, k) {
+		e.set(fHeld, k, true)
 		g.heldKinds++
 		g.restoreLocked(spath, e, k)
 		g.enqueueLocked(spath, e, k)
@@ -488,6 +510,22 @@ func (g *Engine) removeHolderLocked(e *entry, k Kind, h Holder) bool {
 	return false
 }
 
+// otherHolderLocked reports whether any holder still holds e's kind k.
+func (g *Engine) otherHolderLocked(e *entry, k Kind) bool {
+	b := bitOf(k)
+	if e.firstKinds&b != 0 {
+		return true
+	}
+	if e.hasMore() {
+		for _, r := range g.more[e] {
+			if r.kinds&b != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (g *Engine) setMoreLocked(e *entry, more []holderRef) {
 	if len(more) == 0 {
 		delete(g.more, e)
@@ -498,24 +536,22 @@ func (g *Engine) setMoreLocked(e *entry, more []holderRef) {
 }
 
 func (g *Engine) releaseLocked(spath string, e *entry, k Kind, h Holder) {
-	if !g.removeHolderLocked(e, k, h) {
+	if !g.removeHolderLocked(e, k, h) || g.otherHolderLocked(e, k) {
 		return
 	}
-	e.refs[k]--
-	if e.refs[k] > 0 {
-		return
-	}
+	e.set(fHeld, k, false)
 	g.heldKinds--
 	g.snapReleasedLocked(spath, e, k)
 	e.rec = e.rec.Without(k)
 	e.set(fResync, k, false)
 	e.set(fResynced, k, false)
 	g.stopRetriesLocked(e, k)
-	if r := e.retry(); r != nil {
+	if r := g.retryLocked(e); r != nil {
 		r.delay[k] = 0
 	}
-	if e.refs[KindData] == 0 && e.refs[KindChildren] == 0 && g.entries[spath] == e {
+	if !e.is(fHeld, KindData) && !e.is(fHeld, KindChildren) && g.entries[spath] == e {
 		delete(g.entries, spath)
+		g.freeLocked(e)
 		g.setReleasedArmedLocked(spath, e.armed) // the watches outlive the entry
 		e.armed = 0
 	}
@@ -588,7 +624,7 @@ func (g *Engine) markDirtyLocked(ev zk.Event) {
 	}
 	if e := g.entries[ev.Path]; e != nil {
 		for k, dirty := range kinds {
-			if dirty && e.refs[k] > 0 {
+			if dirty && e.is(fHeld, Kind(k)) {
 				g.enqueueLocked(ev.Path, e, Kind(k))
 			}
 		}
@@ -672,7 +708,7 @@ func (g *Engine) driver() {
 		n := 0
 		for p, e := range g.entries {
 			for k := range Kind(2) {
-				if e.refs[k] > 0 {
+				if e.is(fHeld, k) {
 					if pending {
 						e.set(fResync, k, true)
 					}
@@ -763,7 +799,7 @@ func (g *Engine) work() {
 		}
 		path, e, k := it.path, it.e, it.k
 		e.set(fQueued, k, false)
-		if e.refs[k] == 0 {
+		if !e.is(fHeld, k) {
 			g.mu.Unlock()
 			continue
 		}
@@ -805,7 +841,7 @@ func (g *Engine) work() {
 			// A definite failure other than absence: the snapshot carries it, as one of
 			// our errors naming the path as users see it.
 			r.err = g.cfg.ReadErr(path, r.err)
-			if e.refs[k] > 0 {
+			if e.is(fHeld, k) {
 				if !g.applyReadLocked(path, e, k, r, seq) {
 					e.set(fAgain, k, true)
 				}
@@ -824,19 +860,19 @@ func (g *Engine) work() {
 // path the mirror may not read.
 func (g *Engine) scheduleRetryLocked(spath string, e *entry, k Kind, noAuth bool) {
 	if !noAuth {
-		if r := e.retry(); r != nil {
+		if r := g.retryLocked(e); r != nil {
 			g.stopRetriesLocked(e, k)
 			r.delay[k] = 0
 			if r.delay == [2]time.Duration{} {
-				e.aux.retry = nil
+				g.auxLocked(e).retry = nil
 			}
 		}
 		return
 	}
-	if e.retry() == nil {
-		e.ext().retry = &noAuthRetry{}
+	if g.retryLocked(e) == nil {
+		g.extLocked(e).retry = &noAuthRetry{}
 	}
-	r := e.retry()
+	r := g.retryLocked(e)
 	if r.timer[k] != nil || g.closed {
 		return
 	}
@@ -854,14 +890,14 @@ func (g *Engine) scheduleRetryLocked(spath string, e *entry, k Kind, noAuth bool
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		r.timer[k] = nil
-		if !g.closed && e.refs[k] > 0 {
+		if !g.closed && e.is(fHeld, k) {
 			g.enqueueLocked(spath, e, k)
 		}
 	})
 }
 
 func (g *Engine) stopRetriesLocked(e *entry, k Kind) {
-	if r := e.retry(); r != nil && r.timer[k] != nil {
+	if r := g.retryLocked(e); r != nil && r.timer[k] != nil {
 		if r.timer[k].Stop() {
 			g.timers.Done() // its func will not run
 		}
@@ -1096,7 +1132,7 @@ func (g *Engine) applyReadLocked(spath string, e *entry, k Kind, r readResult, s
 		exists: r.exists, czxid: r.stat.Czxid, zxid: zxid, errKey: g.cfg.ErrKey(r.err),
 		resync: resync, fromRead: true, seq: seq,
 	})
-	e.setTomb(d.tomb)
+	g.setTombLocked(e, d.tomb)
 	if d.verdict == readAgain {
 		return false
 	}
@@ -1117,7 +1153,7 @@ func (g *Engine) applyReadLocked(spath string, e *entry, k Kind, r readResult, s
 
 // known is what the engine knows of a path's kind, for admit.
 func (g *Engine) known(e *entry, k Kind) mirrored {
-	m := mirrored{tomb: e.tomb(), writeMark: e.writeMark()}
+	m := mirrored{tomb: g.tombLocked(e), writeMark: g.writeMarkLocked(e)}
 	if cur := e.rec; cur.Has(k) {
 		m.has, m.restored, m.exists = true, cur.Restored(k), cur.Exists(k)
 		m.czxid, m.zxid = cur.Zxids(k)
@@ -1259,7 +1295,7 @@ func (g *Engine) applyWrite(spath string, k Kind, exists bool, data []byte, name
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.entries[spath]
-	if e == nil || e.refs[k] == 0 {
+	if e == nil || !e.is(fHeld, k) {
 		return
 	}
 	zxid := st.Mzxid
@@ -1267,11 +1303,11 @@ func (g *Engine) applyWrite(spath string, k Kind, exists bool, data []byte, name
 		zxid = st.Pzxid
 	}
 	d := admit(g.known(e, k), found{exists: exists, czxid: st.Czxid, zxid: zxid, errKey: g.cfg.ErrKey(nil)})
-	e.setTomb(d.tomb)
+	g.setTombLocked(e, d.tomb)
 	if d.verdict == emitNew {
 		g.publishLocked(spath, e, k, e.rec.With(k, exists, data, names, st, nil), e.rec.Restored(k))
 	}
-	e.ext().writeMark = g.readSeq
+	g.extLocked(e).writeMark = g.readSeq
 }
 
 // Stats returns the engine's counters.
@@ -1287,7 +1323,7 @@ func (g *Engine) held(spath string, k Kind) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.entries[spath]
-	return e != nil && e.refs[k] > 0
+	return e != nil && e.is(fHeld, k)
 }
 
 // Stop tells the workers, the driver and the pump to end: no read starts after it.

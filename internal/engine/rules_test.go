@@ -586,6 +586,19 @@ func TestRuleReleaseFreesMemory(t *testing.T) {
 	if s := r.g.Stats(); s.Paths != 1 || s.Kinds != 2 {
 		t.Fatalf("held: %+v", s)
 	}
+	// A write through the mirror gives the entry side state, which goes with it.
+	st, err := r.g.Set("/p", []byte("v0"), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1.awaitZxid(t, KindData, st.Mzxid)
+	h2.awaitZxid(t, KindData, st.Mzxid)
+	r.g.mu.Lock()
+	aux := len(r.g.aux)
+	r.g.mu.Unlock()
+	if aux != 1 {
+		t.Fatalf("%d entries with side state after a write; want 1", aux)
+	}
 	for _, h := range []*recHolder{h1, h2} {
 		for _, kc := range bothKinds {
 			r.g.Release("/p", kc.k, h)
@@ -595,7 +608,7 @@ func TestRuleReleaseFreesMemory(t *testing.T) {
 		t.Fatalf("released: %+v", s)
 	}
 	r.g.mu.Lock()
-	left := len(r.g.entries) + len(r.g.more)
+	left := len(r.g.entries) + len(r.g.more) + len(r.g.aux)
 	r.g.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d entries left", left)
@@ -607,7 +620,7 @@ func TestRuleReleaseFreesMemory(t *testing.T) {
 	r.acquire("/p", KindData, h3)
 	r.acquire("/p", KindChildren, h3)
 	h3.awaitN(t, 2)
-	if n1, n2 := len(h1.all()), len(h2.all()); n1 != 2 || n2 != 2 {
+	if n1, n2 := len(h1.all()), len(h2.all()); n1 != 3 || n2 != 3 {
 		t.Fatalf("released holders were delivered %v and %v", h1.all(), h2.all())
 	}
 }

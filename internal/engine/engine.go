@@ -17,8 +17,9 @@ import (
 
 // entry is the engine's state for one server path (its key in Engine.entries): its
 // holders, the watches it believes armed, the reads queued or in flight and the last
-// record. It is what every held path costs, so it is packed into 48 bytes: flags in bits,
-// and what few paths need (a tombstone, a write's mark, a retry timer) in aux.
+// record. It is what every held path costs, so it is packed into 32 bytes: flags in bits
+// (which kinds are held among them), the holders after the first in Engine.more, and what
+// few paths need (a tombstone, a write's mark, a retry timer) in Engine.aux.
 //
 // Guarded by Engine.mu, like every field of an entry.
 type entry struct {

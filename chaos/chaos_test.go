@@ -468,6 +468,11 @@ func (ch *chaosRun) trial(n int) {
 	diffs, checked := converge(ch.admin, 60*time.Second, groups...)
 	ch.pathsChecked += checked
 	reportDiffs(t, fmt.Sprintf("trial %d", n), diffs)
+	if len(diffs) > 0 {
+		// Whether the servers agree tells a mirror that missed a change from one that
+		// mirrors a server whose data differs from the others'.
+		t.Logf("trial %d: each server's view of the differing paths:\n  %s", n, strings.Join(nodeViews(ch.c, diffPaths(diffs, 4)), "\n  "))
+	}
 	converged := time.Now()
 
 	// Keep nodes: back, ephemeral, with the latest data, owned by the current session. A

@@ -716,6 +716,61 @@ func serverViews(c *zktest.Cluster, path string) string {
 	return strings.Join(parts, "; ")
 }
 
+// diffPaths returns the first n distinct paths that differences name ("Watch /a/b: …").
+func diffPaths(diffs []string, n int) []string {
+	var paths []string
+	for _, d := range diffs {
+		f := strings.Fields(d)
+		if len(f) < 2 || !strings.HasPrefix(f[1], "/") {
+			continue
+		}
+		p := strings.TrimSuffix(f[1], ":")
+		if !slices.Contains(paths, p) {
+			paths = append(paths, p)
+		}
+		if len(paths) == n {
+			break
+		}
+	}
+	return paths
+}
+
+// nodeViews reads each path from every running server on a connection of its own: its
+// Stat and children as that server has them.
+func nodeViews(c *zktest.Cluster, paths []string) []string {
+	var out []string
+	for _, s := range c.Servers {
+		if !s.Running() || s.Paused() {
+			out = append(out, fmt.Sprintf("server %d: down", s.ID))
+			continue
+		}
+		mode := s.Mode()
+		conn, events, err := zk.Connect([]string{s.Addr()}, 10*time.Second, zk.WithLogger(nopLogger{}), zk.WithLogInfo(false))
+		if err != nil {
+			out = append(out, fmt.Sprintf("server %d (%s): %v", s.ID, mode, err))
+			continue
+		}
+		if waitUntil(10*time.Second, func() bool { return conn.State() == zk.StateHasSession }) {
+			for _, p := range paths {
+				names, st, err := conn.Children(p)
+				if err != nil {
+					out = append(out, fmt.Sprintf("server %d (%s) %s: %v", s.ID, mode, p, err))
+					continue
+				}
+				slices.Sort(names)
+				out = append(out, fmt.Sprintf("server %d (%s) %s: czxid=%#x mzxid=%#x pzxid=%#x version=%d cversion=%d names=%v",
+					s.ID, mode, p, st.Czxid, st.Mzxid, st.Pzxid, st.Version, st.Cversion, names))
+			}
+		} else {
+			out = append(out, fmt.Sprintf("server %d (%s): no session", s.ID, mode))
+		}
+		conn.Close()
+		for range events {
+		}
+	}
+	return out
+}
+
 // currentOwner returns the session id of the Mirror's current session, as the owner of an
 // ephemeral node it creates now (and deletes again).
 func currentOwner(ctx context.Context, mc *mclient, conn *zk.Conn, path string) (int64, error) {

@@ -1,6 +1,7 @@
 package chaos_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/zkmirror/zkmirror/leaktest"
@@ -52,3 +53,21 @@ type testError struct{}
 func (testError) Error() string { return "test error" }
 
 var errTest error = testError{}
+
+// The paths a report of differences names, for the servers' own views of them.
+func TestDiffPaths(t *testing.T) {
+	diffs := []string{
+		"WatchChildren /chaos/d/p3: mirror {…}, server {…}",
+		"Children /chaos/d/p3: mirror {…}, server {…}",
+		"Watch /chaos/d/p3/c01: mirror exists=true, server exists=false",
+		"reading the server: zk: connection closed",
+		"Value /chaos/d/p1/c02: mirror exists=true, server exists=false",
+	}
+	got := diffPaths(diffs, 2)
+	if want := []string{"/chaos/d/p3", "/chaos/d/p3/c01"}; !slices.Equal(got, want) {
+		t.Fatalf("diffPaths = %v, want %v", got, want)
+	}
+	if got := diffPaths(diffs, 10); len(got) != 3 {
+		t.Fatalf("diffPaths = %v, want 3 paths", got)
+	}
+}

@@ -689,6 +689,15 @@ func ownerEventually(conn *zk.Conn, path string) (exists bool, owner int64, err 
 // serverViews describes what each running server of c holds at path, read by a client
 // connected to that server alone, after a Sync.
 func serverViews(c *zktest.Cluster, path string) string {
+	return strings.Join(onEachServer(c, func(conn *zk.Conn) string {
+		ok, owner, _, err := ownerOf(conn, path)
+		return fmt.Sprintf("exists=%v owner=%#x err=%v", ok, owner, err)
+	}), "; ")
+}
+
+// onEachServer connects a client to each running server of c alone and returns, a line per
+// server, what view says of it, or why it could not be asked.
+func onEachServer(c *zktest.Cluster, view func(conn *zk.Conn) string) []string {
 	var parts []string
 	for _, s := range c.Servers {
 		if !s.Running() || s.Paused() {
@@ -701,19 +710,16 @@ func serverViews(c *zktest.Cluster, path string) string {
 			parts = append(parts, fmt.Sprintf("server %d (%s): %v", s.ID, mode, err))
 			continue
 		}
-		var desc string
+		desc := "no session"
 		if waitUntil(10*time.Second, func() bool { return conn.State() == zk.StateHasSession }) {
-			ok, owner, _, err := ownerOf(conn, path)
-			desc = fmt.Sprintf("exists=%v owner=%#x err=%v", ok, owner, err)
-		} else {
-			desc = "no session"
+			desc = view(conn)
 		}
 		conn.Close()
 		for range events {
 		}
 		parts = append(parts, fmt.Sprintf("server %d (%s): %s", s.ID, mode, desc))
 	}
-	return strings.Join(parts, "; ")
+	return parts
 }
 
 // diffPaths returns the first n distinct paths that differences name ("Watch /a/b: …").
@@ -738,37 +744,20 @@ func diffPaths(diffs []string, n int) []string {
 // nodeViews reads each path from every running server on a connection of its own: its
 // Stat and children as that server has them.
 func nodeViews(c *zktest.Cluster, paths []string) []string {
-	var out []string
-	for _, s := range c.Servers {
-		if !s.Running() || s.Paused() {
-			out = append(out, fmt.Sprintf("server %d: down", s.ID))
-			continue
-		}
-		mode := s.Mode()
-		conn, events, err := zk.Connect([]string{s.Addr()}, 10*time.Second, zk.WithLogger(nopLogger{}), zk.WithLogInfo(false))
-		if err != nil {
-			out = append(out, fmt.Sprintf("server %d (%s): %v", s.ID, mode, err))
-			continue
-		}
-		if waitUntil(10*time.Second, func() bool { return conn.State() == zk.StateHasSession }) {
-			for _, p := range paths {
-				names, st, err := conn.Children(p)
-				if err != nil {
-					out = append(out, fmt.Sprintf("server %d (%s) %s: %v", s.ID, mode, p, err))
-					continue
-				}
-				slices.Sort(names)
-				out = append(out, fmt.Sprintf("server %d (%s) %s: czxid=%#x mzxid=%#x pzxid=%#x version=%d cversion=%d names=%v",
-					s.ID, mode, p, st.Czxid, st.Mzxid, st.Pzxid, st.Version, st.Cversion, names))
+	return onEachServer(c, func(conn *zk.Conn) string {
+		var lines []string
+		for _, p := range paths {
+			names, st, err := conn.Children(p)
+			if err != nil {
+				lines = append(lines, fmt.Sprintf("%s: %v", p, err))
+				continue
 			}
-		} else {
-			out = append(out, fmt.Sprintf("server %d (%s): no session", s.ID, mode))
+			slices.Sort(names)
+			lines = append(lines, fmt.Sprintf("%s: czxid=%#x mzxid=%#x pzxid=%#x version=%d cversion=%d names=%v",
+				p, st.Czxid, st.Mzxid, st.Pzxid, st.Version, st.Cversion, names))
 		}
-		conn.Close()
-		for range events {
-		}
-	}
-	return out
+		return "\n    " + strings.Join(lines, "\n    ")
+	})
 }
 
 // currentOwner returns the session id of the Mirror's current session, as the owner of an

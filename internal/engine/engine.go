@@ -91,20 +91,6 @@ func (g *Engine) auxLocked(e *entry) *entryAux {
 	return g.aux[e]
 }
 
-func (g *Engine) tombLocked(e *entry) int64 {
-	if a := g.auxLocked(e); a != nil {
-		return a.tomb
-	}
-	return 0
-}
-
-func (g *Engine) writeMarkLocked(e *entry) uint64 {
-	if a := g.auxLocked(e); a != nil {
-		return a.writeMark
-	}
-	return 0
-}
-
 func (g *Engine) retryLocked(e *entry) *noAuthRetry {
 	if a := g.auxLocked(e); a != nil {
 		return a.retry
@@ -550,9 +536,12 @@ func (g *Engine) releaseLocked(spath string, e *entry, k Kind, h Holder) {
 	if r := g.retryLocked(e); r != nil {
 		r.delay[k] = 0
 	}
-	if !e.is(fHeld, KindData) && !e.is(fHeld, KindChildren) && g.entries[spath] == e {
+	if e.is(fHeld, KindData) || e.is(fHeld, KindChildren) {
+		return
+	}
+	g.freeLocked(e)
+	if g.entries[spath] == e {
 		delete(g.entries, spath)
-		g.freeLocked(e)
 		g.setReleasedArmedLocked(spath, e.armed) // the watches outlive the entry
 		e.armed = 0
 	}
@@ -1154,7 +1143,10 @@ func (g *Engine) applyReadLocked(spath string, e *entry, k Kind, r readResult, s
 
 // known is what the engine knows of a path's kind, for admit.
 func (g *Engine) known(e *entry, k Kind) mirrored {
-	m := mirrored{tomb: g.tombLocked(e), writeMark: g.writeMarkLocked(e)}
+	var m mirrored
+	if a := g.auxLocked(e); a != nil {
+		m.tomb, m.writeMark = a.tomb, a.writeMark
+	}
 	if cur := e.rec; cur.Has(k) {
 		m.has, m.restored, m.exists = true, cur.Restored(k), cur.Exists(k)
 		m.czxid, m.zxid = cur.Zxids(k)

@@ -58,8 +58,7 @@ func (m *Mirror) track(f func()) bool {
 	if m.isClosed {
 		return false
 	}
-	m.calls.Go(f)
-	return true
+	return m.calls.Go(f)
 }
 
 func (m *Mirror) checkOpen(op, path string) error {

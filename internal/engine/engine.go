@@ -760,7 +760,10 @@ func (g *Engine) spawnLocked() {
 	// A worker blocked in a read cannot take a queued path: count the idle ones.
 	for g.workers < g.workerLimitLocked() && g.workers-g.busy < g.queue.Len() {
 		g.workers++
-		g.grp.Go(g.work)
+		if !g.grp.Go(g.work) { // stopped: not reached while g.closed is false
+			g.workers--
+			return
+		}
 	}
 }
 

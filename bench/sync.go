@@ -34,7 +34,8 @@ func runSync(e *env) error {
 		err := e.repeat(scn, variant.name, []string{"mirror", "raw"}, 15, func(ctx context.Context, side string, r rep) error {
 			var d, cpu time.Duration
 			var err error
-			sys0 := readSyscalls()
+			sysr0, sysw0 := ioSyscalls()
+			srv0, srvErr := e.serverCPU()
 			switch side {
 			case "mirror":
 				d, cpu, err = syncMirror(ctx, e.servers, root, variant.depth, children+1)
@@ -44,7 +45,8 @@ func runSync(e *env) error {
 			if err != nil {
 				return err
 			}
-			sys := readSyscalls() - sys0
+			sysr, sysw := ioSyscalls()
+			srv, srvErr2 := e.serverCPU()
 			e.put(scn, variant.name, side, r, "sync", "s", d.Seconds())
 			// The reads the job takes: the root's data and children, then each child's
 			// data (and children).
@@ -53,8 +55,12 @@ func runSync(e *env) error {
 				reads += children
 			}
 			e.put(scn, variant.name, side, r, "cpu/read", "s", cpu.Seconds()/float64(reads))
-			if sys0 >= 0 {
-				e.put(scn, variant.name, side, r, "syscalls/read", "x", float64(sys)/float64(reads))
+			if srvErr == nil && srvErr2 == nil {
+				e.put(scn, variant.name, side, r, "server-cpu/read", "s", (srv-srv0).Seconds()/float64(reads))
+			}
+			if sysr0 >= 0 && sysr >= 0 {
+				e.put(scn, variant.name, side, r, "syscalls/read", "x", float64(sysr-sysr0)/float64(reads))
+				e.put(scn, variant.name, side, r, "wsyscalls/read", "x", float64(sysw-sysw0)/float64(reads))
 			}
 			return nil
 		})
@@ -64,7 +70,9 @@ func runSync(e *env) error {
 		tg := ratioAtMost(variant.max)
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "sync", variant.label, "s", &tg, "")
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "cpu/read", variant.name+": process CPU per read", "s", nil, "")
+		e.rec.summarize(scn, variant.name, "mirror", "raw", "server-cpu/read", variant.name+": server CPU per read", "s", nil, "")
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "syscalls/read", variant.name+": read system calls per read", "x", nil, "")
+		e.rec.summarize(scn, variant.name, "mirror", "raw", "wsyscalls/read", variant.name+": write system calls per read", "x", nil, "")
 	}
 	return nil
 }

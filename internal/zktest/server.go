@@ -408,3 +408,47 @@ func readTail(path string, n int64) (string, error) {
 	}
 	return string(b), nil
 }
+
+// CPUTime returns the CPU time, user and system, the running server process has used since it
+// started (from /proc/<pid>/stat). It fails when the server is not running or the figure is
+// not available (no /proc).
+func (s *Server) CPUTime() (time.Duration, error) {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil || p.exited() {
+		return 0, fmt.Errorf("zktest: server %d is not running", s.ID)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("zktest: server %d: %w", s.ID, err)
+	}
+	return parseProcStatCPU(b)
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// parseProcStatCPU reads utime and stime, fields 14 and 15, from a /proc/<pid>/stat line. The
+// second field, the command, is in parentheses and may hold spaces, so fields are counted
+// from the last ')'.
+func parseProcStatCPU(b []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("zktest: unreadable /proc stat line %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, f[11]; stime f[12].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("zktest: short /proc stat line %q", b)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("zktest: unreadable /proc stat line %q: %w", b, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}

@@ -68,6 +68,10 @@ func TestStandaloneSrvr(t *testing.T) {
 	if out, err := s.FourLetter("ruok"); err != nil || out != "imok" {
 		t.Errorf("ruok = %q, %v; want imok", out, err)
 	}
+	// A JVM that started and answers has used CPU time.
+	if cpu, err := s.CPUTime(); err != nil || cpu <= 0 {
+		t.Errorf("CPUTime = %v, %v; want a positive time", cpu, err)
+	}
 
 	before, err := s.Srvr()
 	if err != nil {

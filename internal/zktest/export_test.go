@@ -1,0 +1,4 @@
+package zktest
+
+// ParseProcStatCPU exposes parseProcStatCPU to the external tests.
+var ParseProcStatCPU = parseProcStatCPU

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -49,11 +48,45 @@ func ioSyscalls() (reads, writes int64) {
 	return reads, writes
 }
 
-// serverCPU returns the CPU time the standalone server has used so far; it fails with
-// -servers, where the benchmark does not run the server.
-func (e *env) serverCPU() (time.Duration, error) {
-	if e.server == nil {
-		return 0, errors.New("the server is not the benchmark's")
+// cpuWindow holds the CPU times at the start of a measured window: this process's, and the
+// standalone server's when the benchmark runs it.
+type cpuWindow struct {
+	e           *env
+	proc0, srv0 time.Duration
+	srvOK       bool
+}
+
+// cpuSpent is the CPU time used over a window; server is meaningful only when serverOK.
+type cpuSpent struct {
+	proc, server time.Duration
+	serverOK     bool
+}
+
+// startCPU opens a window.
+func (e *env) startCPU() cpuWindow {
+	w := cpuWindow{e: e}
+	w.srv0, w.srvOK = e.serverCPU()
+	w.proc0 = cpuTime()
+	return w
+}
+
+// spent returns the CPU time used since the window opened.
+func (w cpuWindow) spent() cpuSpent {
+	c := cpuSpent{proc: cpuTime() - w.proc0}
+	if w.srvOK {
+		if srv, ok := w.e.serverCPU(); ok {
+			c.server, c.serverOK = srv-w.srv0, true
+		}
 	}
-	return e.server.CPUTime()
+	return c
+}
+
+// serverCPU returns the CPU time the standalone server has used so far; not ok with
+// -servers, where the benchmark does not run the server, or where /proc is missing.
+func (e *env) serverCPU() (time.Duration, bool) {
+	if e.server == nil {
+		return 0, false
+	}
+	d, err := e.server.CPUTime()
+	return d, err == nil
 }

@@ -48,11 +48,12 @@
 // ChildrenW on every child, pipelined 64 deep, results kept in a map (the same reads and
 // watches). Also MaxDepth(1) against ChildrenW + GetW on the root and GetW per child.
 // Targets ≤ 0.9 for the Tree, ≤ 1.1 for MaxDepth(1). Also the process CPU time over the load divided by the reads the
-// job takes (2 + one or two per child), the same count on both sides; the CPU time the
-// ZooKeeper server process used over the same load per read (/proc/<pid>/stat; only when the
-// benchmark runs the server), which shows how much of the machine the server's share of the
-// job takes; and the read and write system calls of the process per read (/proc/self/io;
-// connection setup and teardown included).
+// job takes (2 + one or two per child), the same count on both sides; the CPU time of the
+// whole ZooKeeper server process over the same window, per read (/proc/<pid>/stat, in 10 ms
+// ticks; only when the benchmark runs the server), which shows the server's share of the job;
+// and the read and write system calls of the process per read (/proc/self/io; connection
+// setup and teardown included, and every write call of the process, the Go runtime's own
+// wake-ups too).
 //
 // fanout: 10,000 subscribers on one node (Node.Watch ×10,000, one goroutine each); the
 // raw code is one GetW re-arm loop that hands every value to 10,000 one-slot conflating

@@ -32,21 +32,20 @@ func runSync(e *env) error {
 		{"depth1", 1, fmt.Sprintf("%d children, MaxDepth(1): data watches", children), 1.1},
 	} {
 		err := e.repeat(scn, variant.name, []string{"mirror", "raw"}, 15, func(ctx context.Context, side string, r rep) error {
-			var d, cpu time.Duration
+			var d time.Duration
+			var cpu cpuSpent
 			var err error
 			sysr0, sysw0 := ioSyscalls()
-			srv0, srvErr := e.serverCPU()
 			switch side {
 			case "mirror":
-				d, cpu, err = syncMirror(ctx, e.servers, root, variant.depth, children+1)
+				d, cpu, err = syncMirror(ctx, e, root, variant.depth, children+1)
 			case "raw":
-				d, cpu, err = syncRaw(ctx, e.servers, root, variant.depth < 0, children)
+				d, cpu, err = syncRaw(ctx, e, root, variant.depth < 0, children)
 			}
 			if err != nil {
 				return err
 			}
 			sysr, sysw := ioSyscalls()
-			srv, srvErr2 := e.serverCPU()
 			e.put(scn, variant.name, side, r, "sync", "s", d.Seconds())
 			// The reads the job takes: the root's data and children, then each child's
 			// data (and children).
@@ -54,9 +53,9 @@ func runSync(e *env) error {
 			if variant.depth < 0 {
 				reads += children
 			}
-			e.put(scn, variant.name, side, r, "cpu/read", "s", cpu.Seconds()/float64(reads))
-			if srvErr == nil && srvErr2 == nil {
-				e.put(scn, variant.name, side, r, "server-cpu/read", "s", (srv-srv0).Seconds()/float64(reads))
+			e.put(scn, variant.name, side, r, "cpu/read", "s", cpu.proc.Seconds()/float64(reads))
+			if cpu.serverOK {
+				e.put(scn, variant.name, side, r, "server-cpu/read", "s", cpu.server.Seconds()/float64(reads))
 			}
 			if sysr0 >= 0 && sysr >= 0 {
 				e.put(scn, variant.name, side, r, "syscalls/read", "x", float64(sysr-sysr0)/float64(reads))
@@ -70,19 +69,21 @@ func runSync(e *env) error {
 		tg := ratioAtMost(variant.max)
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "sync", variant.label, "s", &tg, "")
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "cpu/read", variant.name+": process CPU per read", "s", nil, "")
-		e.rec.summarize(scn, variant.name, "mirror", "raw", "server-cpu/read", variant.name+": server CPU per read", "s", nil, "")
+		if e.server != nil {
+			e.rec.summarize(scn, variant.name, "mirror", "raw", "server-cpu/read", variant.name+": server CPU per read", "s", nil, "")
+		}
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "syscalls/read", variant.name+": read system calls per read", "x", nil, "")
 		e.rec.summarize(scn, variant.name, "mirror", "raw", "wsyscalls/read", variant.name+": write system calls per read", "x", nil, "")
 	}
 	return nil
 }
 
-// syncMirror times Mirror.Tree to Tree.Synced on a connected Mirror, and returns the
-// process CPU time spent meanwhile.
-func syncMirror(ctx context.Context, servers []string, root string, depth, want int) (time.Duration, time.Duration, error) {
-	m, err := connectMirror(ctx, servers)
+// syncMirror times Mirror.Tree to Tree.Synced on a connected Mirror, and returns the CPU
+// time spent meanwhile.
+func syncMirror(ctx context.Context, e *env, root string, depth, want int) (time.Duration, cpuSpent, error) {
+	m, err := connectMirror(ctx, e.servers)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	defer m.Close()
 	var opts []zkmirror.TreeOption
@@ -91,20 +92,20 @@ func syncMirror(ctx context.Context, servers []string, root string, depth, want 
 	}
 	sctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
-	cpu0 := cpuTime()
+	w := e.startCPU()
 	t0 := time.Now()
 	t, err := m.Tree(root, opts...)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	defer t.Close()
 	if err := t.Synced(sctx); err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	d := time.Since(t0)
-	cpu := cpuTime() - cpu0
+	cpu := w.spent()
 	if n := t.Len(); n != want {
-		return 0, 0, fmt.Errorf("tree holds %d nodes, want %d", n, want)
+		return 0, cpuSpent{}, fmt.Errorf("tree holds %d nodes, want %d", n, want)
 	}
 	return d, cpu, nil
 }
@@ -118,22 +119,22 @@ type rawRead struct {
 
 // syncRaw is the raw client's initial load: ChildrenW and GetW on the root, then GetW
 // (and ChildrenW when full) on every child, as separate requests pipelined 64 deep.
-func syncRaw(ctx context.Context, servers []string, root string, full bool, want int) (time.Duration, time.Duration, error) {
-	conn, err := dialRaw(ctx, servers, 10*time.Second, nil)
+func syncRaw(ctx context.Context, e *env, root string, full bool, want int) (time.Duration, cpuSpent, error) {
+	conn, err := dialRaw(ctx, e.servers, 10*time.Second, nil)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	defer conn.close()
-	cpu0 := cpuTime()
+	w := e.startCPU()
 	t0 := time.Now()
 	var top rawRead
 	names, st, _, err := conn.ChildrenW(root)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	top.kids, top.stat = names, *st
 	if top.data, st, _, err = conn.GetW(root); err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	top.stat = *st
 	nodes := make([]rawRead, len(names))
@@ -157,12 +158,12 @@ func syncRaw(ctx context.Context, servers []string, root string, full bool, want
 		return err
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuSpent{}, err
 	}
 	d := time.Since(t0)
-	cpu := cpuTime() - cpu0
+	cpu := w.spent()
 	if len(nodes) != want {
-		return 0, 0, fmt.Errorf("read %d children, want %d", len(nodes), want)
+		return 0, cpuSpent{}, fmt.Errorf("read %d children, want %d", len(nodes), want)
 	}
 	return d, cpu, nil
 }

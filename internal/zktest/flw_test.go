@@ -3,7 +3,6 @@ package zktest_test
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/zkmirror/zkmirror/internal/zktest"
 	"github.com/zkmirror/zkmirror/leaktest"
@@ -50,26 +49,5 @@ func TestParseSrvr(t *testing.T) {
 	}
 	if _, err := zktest.ParseSrvr("Latency min/avg/max: 1/2\nMode: standalone\n"); err == nil {
 		t.Error("bad latency: no error")
-	}
-}
-
-func TestParseProcStatCPU(t *testing.T) {
-	leaktest.Check(t)
-	for _, tc := range []struct {
-		line string
-		want time.Duration
-		ok   bool
-	}{
-		{"4242 (java) S 1 4242 4242 0 -1 4194560 90 0 0 0 250 130 0 0 20 0 40 0 100 0 0", 3800 * time.Millisecond, true},
-		// The command may hold spaces and parentheses; fields count from the last ')'.
-		{"7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 0 0", 30 * time.Millisecond, true},
-		{"4242 (java) S 1 4242", 0, false},
-		{"no parenthesis", 0, false},
-		{"4242 (java) S 1 4242 4242 0 -1 4194560 90 0 0 0 x 130 0", 0, false},
-	} {
-		got, err := zktest.ParseProcStatCPU([]byte(tc.line))
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseProcStatCPU(%q) = %v, %v; want %v, ok %v", tc.line, got, err, tc.want, tc.ok)
-		}
 	}
 }

@@ -326,3 +326,25 @@ func TestEnsemble(t *testing.T) {
 		t.Errorf("Followers after the restart = %d servers, want 2", len(fs))
 	}
 }
+
+func TestParseProcStatCPU(t *testing.T) {
+	leaktest.Check(t)
+	for _, tc := range []struct {
+		line string
+		want time.Duration
+		ok   bool
+	}{
+		// utime 250 and stime 130 ticks; the children's times (7, 9) that follow are not counted.
+		{"4242 (java) S 1 4242 4242 0 -1 4194560 90 0 0 0 250 130 7 9 20 0 40 0 100 0 0", 3800 * time.Millisecond, true},
+		// The command may hold spaces and parentheses; fields count from the last ')'.
+		{"7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 0 0", 30 * time.Millisecond, true},
+		{"4242 (java) S 1 4242", 0, false},
+		{"no parenthesis", 0, false},
+		{"4242 (java) S 1 4242 4242 0 -1 4194560 90 0 0 0 x 130 0", 0, false},
+	} {
+		got, err := zktest.ParseProcStatCPU([]byte(tc.line))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseProcStatCPU(%q) = %v, %v; want %v, ok %v", tc.line, got, err, tc.want, tc.ok)
+		}
+	}
+}

@@ -429,16 +429,24 @@ func (s *Server) CPUTime() (time.Duration, error) {
 // clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
 const clockTicks = 100
 
-// parseProcStatCPU reads utime and stime, fields 14 and 15, from a /proc/<pid>/stat line. The
-// second field, the command, is in parentheses and may hold spaces, so fields are counted
-// from the last ')'.
-func parseProcStatCPU(b []byte) (time.Duration, error) {
+// procStatFields returns the fields of a /proc/<pid>/stat line that follow the command,
+// starting with field 3 (the state). The command, field 2, is in parentheses and may hold
+// spaces and parentheses, so the fields are counted from the last ')'.
+func procStatFields(b []byte) ([]string, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("zktest: unreadable /proc stat line %q", b)
+		return nil, fmt.Errorf("zktest: unreadable /proc stat line %q", b)
 	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): utime is field 14, f[11]; stime f[12].
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+// parseProcStatCPU reads utime and stime, fields 14 and 15, from a /proc/<pid>/stat line.
+func parseProcStatCPU(b []byte) (time.Duration, error) {
+	f, err := procStatFields(b)
+	if err != nil {
+		return 0, err
+	}
+	// f[0] is field 3: utime is field 14, f[11]; stime f[12].
 	if len(f) < 13 {
 		return 0, fmt.Errorf("zktest: short /proc stat line %q", b)
 	}

@@ -1,7 +1,6 @@
 package zktest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -28,12 +27,8 @@ func waitStopped(pid int, timeout time.Duration) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", path, err)
 		}
-		// The state follows the parenthesized command name, which may
-		// itself contain spaces and parentheses.
-		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-			if st := b[i+2]; st == 'T' || st == 't' {
-				return nil
-			}
+		if f, err := procStatFields(b); err == nil && len(f) > 0 && (f[0] == "T" || f[0] == "t") {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("process %d not stopped after %v", pid, timeout)
